@@ -1,0 +1,84 @@
+"""``pose-lifter bench``: latency and throughput of every available backend, as JSON (§10)."""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..core.backends import BackendError, create_backend
+from ..core.cameras import EVAL_CAMERAS, eval_views
+from ..core.pipeline import Lifter
+from ..core.poses import load_pose_file
+
+
+def _percentiles(samples_s: list[float]) -> dict:
+    ms = np.asarray(samples_s) * 1000.0
+    return {'p50_ms': float(np.percentile(ms, 50)), 'p99_ms': float(np.percentile(ms, 99)),
+            'mean_ms': float(ms.mean()), 'runs': int(ms.size)}
+
+
+def _time(fn, repeats: int, warmup: int = 5) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def sample_inputs(data: Path | None, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 17, 2) pixels and (n, 3, 3) K of real poses seen by the evaluation cameras."""
+    poses = load_pose_file(data)
+    pick = np.random.default_rng(seed).choice(len(poses), size=min(n, len(poses)), replace=False)
+    _, px, K = eval_views(poses.joints[pick], EVAL_CAMERAS[:1])
+    reps = int(np.ceil(n / len(px)))
+    return np.tile(px, (reps, 1, 1))[:n], np.tile(K, (reps, 1, 1))[:n]
+
+
+def bench_backend(lifter: Lifter, px: np.ndarray, K: np.ndarray, repeats: int) -> dict:
+    out = {'backend': lifter.backend.describe()}
+    for persons in (1, 10):
+        out[f'pipeline_{persons}_person'] = _percentiles(
+            _time(lambda n=persons: lifter.lift(px[:n], K[:n]), repeats))
+        x = np.zeros((persons, lifter.contract.input_dim), np.float32)
+        out[f'backend_{persons}_person'] = _percentiles(
+            _time(lambda x=x: lifter.backend.infer(x), repeats))
+    big = min(len(px), 1024)
+    t = _time(lambda: lifter.lift(px[:big], K[:big]), max(3, repeats // 20), warmup=1)
+    out['throughput_poses_per_s'] = float(big / np.median(t))
+    out['throughput_batch'] = big
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    px, K = sample_inputs(Path(args.data), 1024)
+    result = {'model': str(args.model), 'backends': {}, 'skipped': {}}
+    names = [args.backend] if args.backend != 'auto' else ['onnxruntime', 'onnxruntime-cuda',
+                                                             'tensorrt']
+    for name in names:
+        try:
+            lifter = Lifter(create_backend(args.model, name))
+        except (BackendError, ImportError) as exc:
+            result['skipped'][name] = str(exc)
+            continue
+        result['backends'][name] = bench_backend(lifter, px, K, args.repeats)
+    result['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    text = json.dumps(result, indent=2)
+    if args.json:
+        Path(args.json).write_text(text + '\n')
+    print(text)
+    return 0
+
+
+def add_parser(sub, default_data) -> None:
+    p = sub.add_parser('bench', help='latency/throughput of the available backends (JSON)')
+    p.add_argument('--json', help='also write the JSON here')
+    p.add_argument('--data', default=str(default_data), help='pose file to draw inputs from')
+    p.add_argument('--repeats', type=int, default=200)
+    p.set_defaults(func=run)

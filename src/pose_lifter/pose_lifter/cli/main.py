@@ -1,0 +1,50 @@
+"""``pose-lifter``: lift / eval / bench. Errors print one clear line and exit non-zero."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..core.adapters import UnknownJointFormat
+from ..core.backends import BACKENDS, BackendError
+from ..core.camera import InvalidIntrinsics
+from ..core.contract import ContractError
+from ..resources import default_model, demo_poses
+from . import bench, evaluate, lift
+from .lift import CliError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='pose-lifter', description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument('--model', default=str(default_model()),
+                        help='self-describing ONNX model (default: the shipped model)')
+    common.add_argument('--backend', default='auto', choices=BACKENDS)
+    sub = parser.add_subparsers(dest='command', required=True)
+    for add in (lift.add_parser, evaluate.add_parser):
+        add(_with_parents(sub, common))
+    bench.add_parser(_with_parents(sub, common), demo_poses())
+    return parser
+
+
+class _with_parents:
+    """Subparser factory adding the shared options to every command."""
+
+    def __init__(self, sub, common):
+        self.sub, self.common = sub, common
+
+    def add_parser(self, name, **kw):
+        return self.sub.add_parser(name, parents=[self.common], **kw)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CliError, BackendError, ContractError, UnknownJointFormat, InvalidIntrinsics,
+            ValueError) as exc:
+        print(f'pose-lifter {args.command}: error: {exc}', file=sys.stderr)
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())

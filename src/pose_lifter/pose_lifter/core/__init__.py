@@ -1,0 +1,1 @@
+"""ROS-free core of pose_lifter: numpy only (no rclpy, no torch)."""

@@ -1,0 +1,124 @@
+"""Joint-format adapters: detector keypoint layouts -> the canonical H36M-17 layout.
+
+Detectors rarely emit Human3.6M joints. Each adapter is a table of direct copies plus a few
+derived joints (DESIGN §3). A derived joint's confidence is the minimum of its sources; a joint
+whose sources are missing is missing (NaN coordinates, confidence 0).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .skeleton import H36M17
+
+
+class UnknownJointFormat(ValueError):
+    """Raised for a ``joint_format`` no adapter knows."""
+
+
+COCO17_NAMES = ('nose', 'l_eye', 'r_eye', 'l_ear', 'r_ear', 'l_shoulder', 'r_shoulder',
+                'l_elbow', 'r_elbow', 'l_wrist', 'r_wrist', 'l_hip', 'r_hip', 'l_knee', 'r_knee',
+                'l_ankle', 'r_ankle')
+BODY25_NAMES = ('nose', 'neck', 'r_shoulder', 'r_elbow', 'r_wrist', 'l_shoulder', 'l_elbow',
+                'l_wrist', 'mid_hip', 'r_hip', 'r_knee', 'r_ankle', 'l_hip', 'l_knee', 'l_ankle',
+                'r_eye', 'l_eye', 'r_ear', 'l_ear', 'l_big_toe', 'l_small_toe', 'l_heel',
+                'r_big_toe', 'r_small_toe', 'r_heel')
+
+JOINT_FORMATS: dict[str, tuple[str, ...]] = {
+    'h36m17': H36M17.joint_names,
+    'coco17': COCO17_NAMES,
+    'body25': BODY25_NAMES,
+}
+
+# Where the H36M spine joint sits on the pelvis -> thorax segment, and how far the H36M head
+# joint sits above the ear midpoint (as a fraction of thorax -> ear midpoint). Anthropometric
+# approximations; the accuracy cost of the COCO mapping is measured in the model card.
+SPINE_FRACTION = 0.48  # measured on the CMU data: 0.477 +- 0.012
+HEAD_EXTRAPOLATION = 0.35
+
+
+def num_joints(joint_format: str) -> int:
+    """Number of joints of a known format; raises UnknownJointFormat otherwise."""
+    try:
+        return len(JOINT_FORMATS[joint_format])
+    except KeyError:
+        raise UnknownJointFormat(
+            f'unknown joint_format {joint_format!r}; known: {sorted(JOINT_FORMATS)}') from None
+
+
+def clean(keypoints: np.ndarray, confidence: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Mark missing joints consistently.
+
+    keypoints: (N, J, 2), confidence: (N, J) or None -> keypoints with NaN where missing,
+    confidence in [0, 1] with 0 where missing. Non-finite coordinates, non-finite or
+    non-positive confidences are missing.
+    """
+    kp = np.array(keypoints, dtype=np.float64)
+    if confidence is None:
+        conf = np.ones(kp.shape[:-1])
+    else:
+        conf = np.array(confidence, dtype=np.float64)
+        if conf.shape != kp.shape[:-1]:
+            raise ValueError(f'confidence shape {conf.shape} does not match keypoints '
+                             f'{kp.shape[:-1]}')
+    missing = ~np.isfinite(kp).all(axis=-1) | ~np.isfinite(conf) | (conf <= 0)
+    kp[missing] = np.nan
+    conf = np.where(missing, 0.0, np.clip(conf, 0.0, 1.0))
+    return kp, conf
+
+
+def _mid(kp: np.ndarray, conf: np.ndarray, a: int, b: int, t: float = 0.5):
+    """Point a + t (b - a) over the batch; (N, 2), (N,)."""
+    return kp[:, a] + t * (kp[:, b] - kp[:, a]), np.minimum(conf[:, a], conf[:, b])
+
+
+def _head_from_face(kp: np.ndarray, conf: np.ndarray, names: tuple[str, ...],
+                    thorax: np.ndarray, thorax_conf: np.ndarray):
+    """H36M head joint from ears (preferred) or eyes, extrapolated away from the thorax."""
+    n = names.index
+    out = np.full((kp.shape[0], 2), np.nan)
+    out_conf = np.zeros(kp.shape[0])
+    for left, right in (('l_ear', 'r_ear'), ('l_eye', 'r_eye')):
+        mid, mconf = _mid(kp, conf, n(left), n(right))
+        top = mid + HEAD_EXTRAPOLATION * (mid - thorax)
+        tconf = np.minimum(mconf, thorax_conf)
+        take = (out_conf == 0) & (tconf > 0)
+        out[take], out_conf[take] = top[take], tconf[take]
+    return out, out_conf
+
+
+def to_h36m17(keypoints: np.ndarray, confidence: np.ndarray | None,
+              joint_format: str) -> tuple[np.ndarray, np.ndarray]:
+    """Adapt a batch of keypoints to H36M-17.
+
+    keypoints: (N, J, 2) in the layout of ``joint_format``; confidence: (N, J) or None.
+    Returns (N, 17, 2) keypoints (NaN where missing) and (N, 17) confidences.
+    """
+    names = JOINT_FORMATS.get(joint_format)
+    if names is None:
+        num_joints(joint_format)  # raises with the list of known formats
+    kp = np.asarray(keypoints)
+    if kp.ndim != 3 or kp.shape[1:] != (len(names), 2):
+        raise ValueError(f'{joint_format} keypoints must have shape (N, {len(names)}, 2), '
+                         f'got {kp.shape}')
+    kp, conf = clean(kp, confidence)
+    if joint_format == 'h36m17':
+        return kp, conf
+
+    n = names.index
+    h = H36M17.index
+    out = np.full((kp.shape[0], H36M17.num_joints, 2), np.nan)
+    out_conf = np.zeros((kp.shape[0], H36M17.num_joints))
+    for name in H36M17.joint_names:
+        if name in names:
+            out[:, h(name)], out_conf[:, h(name)] = kp[:, n(name)], conf[:, n(name)]
+    out[:, h('pelvis')], out_conf[:, h('pelvis')] = _mid(kp, conf, n('l_hip'), n('r_hip'))
+    thorax, thorax_conf = _mid(kp, conf, n('l_shoulder'), n('r_shoulder'))
+    out[:, h('thorax')], out_conf[:, h('thorax')] = thorax, thorax_conf
+    out[:, h('spine')], out_conf[:, h('spine')] = _mid(
+        out, out_conf, h('pelvis'), h('thorax'), SPINE_FRACTION)
+    out[:, h('neck_nose')], out_conf[:, h('neck_nose')] = kp[:, n('nose')], conf[:, n('nose')]
+    out[:, h('head')], out_conf[:, h('head')] = _head_from_face(kp, conf, names, thorax,
+                                                                thorax_conf)
+    out[out_conf <= 0] = np.nan
+    out_conf[~np.isfinite(out).all(axis=-1)] = 0.0
+    return out, out_conf

@@ -1,0 +1,85 @@
+"""Pinhole camera maths (REP-103 optical frame: x right, y down, z forward).
+
+Like image_geometry's camera models, only plain arrays here; the node converts CameraInfo.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class InvalidIntrinsics(ValueError):
+    """Raised for an intrinsics matrix that cannot describe a pinhole camera."""
+
+
+def validate_intrinsics(K: np.ndarray) -> np.ndarray:
+    """Check a (3, 3) or (N, 3, 3) intrinsics matrix; returns it as float64.
+
+    Raises InvalidIntrinsics for a wrong shape, non-finite entries or a focal length <= 0.
+    """
+    K = np.asarray(K, dtype=np.float64)
+    if K.shape[-2:] != (3, 3) or K.ndim not in (2, 3):
+        raise InvalidIntrinsics(f'K must have shape (3, 3) or (N, 3, 3), got {K.shape}')
+    if not np.isfinite(K).all():
+        raise InvalidIntrinsics('K has non-finite entries')
+    if (K[..., 0, 0] <= 0).any() or (K[..., 1, 1] <= 0).any():
+        raise InvalidIntrinsics('K has a focal length <= 0 (fx = K[0, 0], fy = K[1, 1])')
+    return K
+
+
+def intrinsics(fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
+    """(3, 3) pinhole intrinsics."""
+    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+
+
+def project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Camera-frame points to pixels.
+
+    points: (N, J, 3) metres (z > 0); K: (3, 3) or (N, 3, 3) -> (N, J, 2) pixels.
+    """
+    K = np.broadcast_to(np.asarray(K, dtype=np.float64), points.shape[:-2] + (3, 3))
+    rays = points / points[..., 2:3]
+    return (rays @ np.swapaxes(K, -1, -2))[..., :2]
+
+
+def pixels_to_normalized(pixels: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Pixels to normalised image coordinates (x/z, y/z).
+
+    pixels: (N, J, 2); K: (3, 3) or (N, 3, 3) -> (N, J, 2).
+    """
+    K = np.broadcast_to(np.asarray(K, dtype=np.float64), pixels.shape[:-2] + (3, 3))
+    fx, fy = K[..., None, 0, 0], K[..., None, 1, 1]
+    cx, cy, skew = K[..., None, 0, 2], K[..., None, 1, 2], K[..., None, 0, 1]
+    y = (pixels[..., 1] - cy) / fy
+    x = (pixels[..., 0] - cx - skew * y) / fx
+    return np.stack([x, y], axis=-1)
+
+
+def rotation_to_optical_axis(ray: np.ndarray) -> np.ndarray:
+    """Smallest rotation taking the direction ``ray`` onto the optical axis (0, 0, 1).
+
+    ray: (N, 3) -> R (N, 3, 3) with R @ ray / |ray| = e_z. Applying R to a camera's rays gives
+    the view of a virtual camera turned to look straight at the ray (a perspective-correct
+    crop), which removes the off-centre perspective distortion of people near the image edge.
+    """
+    r = ray / np.linalg.norm(ray, axis=-1, keepdims=True)
+    z = np.array([0.0, 0.0, 1.0])
+    axis = np.cross(r, z)                       # (N, 3), |axis| = sin(angle)
+    s = np.linalg.norm(axis, axis=-1)
+    c = r @ z
+    k = np.divide(axis, s[:, None], out=np.zeros_like(axis), where=s[:, None] > 1e-12)
+    kx = np.zeros(r.shape[:-1] + (3, 3))
+    kx[..., 0, 1], kx[..., 0, 2] = -k[..., 2], k[..., 1]
+    kx[..., 1, 0], kx[..., 1, 2] = k[..., 2], -k[..., 0]
+    kx[..., 2, 0], kx[..., 2, 1] = -k[..., 1], k[..., 0]
+    eye = np.eye(3)
+    return eye + s[..., None, None] * kx + (1 - c)[..., None, None] * (kx @ kx)
+
+
+def rotate_image_points(points: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """Normalised image points through a camera rotation.
+
+    points: (N, J, 2) normalised coordinates; R: (N, 3, 3) -> (N, J, 2) in the rotated camera.
+    """
+    rays = np.concatenate([points, np.ones(points.shape[:-1] + (1,))], axis=-1)
+    rotated = rays @ np.swapaxes(R, -1, -2)
+    return rotated[..., :2] / rotated[..., 2:3]

@@ -1,0 +1,103 @@
+"""The normalisation contract: what the network sees, the same in training and in the node.
+
+Steps for one person (DESIGN §2 "one preprocessing, shipped with the model"):
+
+1. Pixels -> normalised image coordinates with the intrinsics (done by the caller).
+2. Turn a virtual camera to look straight at the root joint (``rotation_to_optical_axis``), so
+   a person at the image edge is seen as if centred: the lifter never has to learn the
+   off-centre perspective of wide-angle cameras.
+3. Root-centre and divide by ``depth`` times the 2D length of the scale chain (head, thorax,
+   spine, pelvis), so that every pose's chain measures 1 / depth. This is the per-pose form of
+   the thesis' scaling (Chen et al. 2019: 2D scaled to 1/c, 3D placed at depth c); the thesis'
+   global per-file constant cannot be used on a live camera whose people are 3 to 30 m away.
+4. Drop the root; missing joints become 0.
+
+The network's output lives in body units in the virtual camera frame: placed at depth ``depth``
+on the optical axis it reprojects onto the normalised 2D.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .camera import rotate_image_points, rotation_to_optical_axis
+from .skeleton import H36M17, Skeleton
+
+METHOD = 'virtual_camera_chain'
+
+
+@dataclass(frozen=True)
+class NormalisationSpec:
+    """Constants of the normalisation, stored in the model contract."""
+
+    method: str = METHOD
+    depth: float = 10.0
+    root: str = 'pelvis'
+    chain: tuple[str, ...] = H36M17.scale_chain
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d['chain'] = list(self.chain)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> 'NormalisationSpec':
+        if d.get('method') != METHOD:
+            raise ValueError(f'unknown normalisation method {d.get("method")!r}; '
+                             f'this version understands {METHOD!r}')
+        return cls(method=d['method'], depth=float(d['depth']), root=d['root'],
+                   chain=tuple(d['chain']))
+
+
+@dataclass
+class Normalised:
+    """Result of ``normalise`` for a batch of N persons with J joints."""
+
+    inputs: np.ndarray      # (N, J-1, 2) network input, 0 for missing joints
+    scale: np.ndarray       # (N,) s: virtual-camera coordinates = inputs * s
+    rotation: np.ndarray    # (N, 3, 3) camera -> virtual camera
+    virtual: np.ndarray     # (N, J, 2) normalised coordinates in the virtual camera, NaN missing
+    ok: np.ndarray          # (N,) bool: root and scale chain present, scale > 0
+
+
+def normalise(points: np.ndarray, spec: NormalisationSpec = NormalisationSpec(),
+              skeleton: Skeleton = H36M17) -> Normalised:
+    """Normalise a batch of 2D poses.
+
+    points: (N, J, 2) normalised image coordinates (x/z, y/z) with NaN for missing joints.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    n = points.shape[0]
+    root = skeleton.index(spec.root)
+    chain = [skeleton.index(j) for j in spec.chain]
+    needed = np.isfinite(points[:, chain + [root]]).all(axis=(-1, -2))
+    root_xy = np.where(needed[:, None], points[:, root], 0.0)
+    ray = np.concatenate([root_xy, np.ones((n, 1))], axis=-1)
+    rotation = rotation_to_optical_axis(ray)
+    virtual = rotate_image_points(points, rotation)
+    virtual = virtual - virtual[:, root:root + 1]
+    seg = virtual[:, chain[:-1]] - virtual[:, chain[1:]]
+    scale = spec.depth * np.linalg.norm(seg, axis=-1).sum(axis=-1)
+    ok = needed & np.isfinite(scale) & (scale > 1e-9)
+    safe = np.where(ok, scale, 1.0)
+    inputs = virtual / safe[:, None, None]
+    inputs = np.where(np.isfinite(inputs), inputs, 0.0)
+    inputs[~ok] = 0.0
+    keep = [j for j in range(skeleton.num_joints) if j != root]
+    return Normalised(inputs=inputs[:, keep].astype(np.float32), scale=scale,
+                      rotation=rotation, virtual=virtual, ok=ok)
+
+
+def normalise_camera_points(points3d: np.ndarray, spec: NormalisationSpec = NormalisationSpec(),
+                            skeleton: Skeleton = H36M17) -> tuple[Normalised, np.ndarray]:
+    """Project camera-frame 3D poses and normalise them (training and evaluation data).
+
+    points3d: (N, J, 3) camera frame, z > 0. Returns the Normalised 2D and the root-relative
+    3D pose in the virtual camera frame, (N, J, 3), in the input's units.
+    """
+    norm = normalise(points3d[..., :2] / points3d[..., 2:3], spec, skeleton)
+    root = skeleton.index(spec.root)
+    rel = points3d - points3d[:, root:root + 1]
+    return norm, rel @ np.swapaxes(norm.rotation, -1, -2)
+

@@ -1,0 +1,112 @@
+"""The lifting pipeline on a batch of persons (the same code for the node, the CLI and eval).
+
+adapt -> validity mask from confidences -> normalise -> backend -> de-normalise -> place -> gate
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .adapters import num_joints, to_h36m17
+from .backends.base import Backend
+from .camera import pixels_to_normalized, validate_intrinsics
+from .normalization import normalise
+from .placement import place
+from .skeleton import H36M17
+
+STATUS_OK = 'ok'
+STATUS_IMPLAUSIBLE = 'implausible'
+STATUS_TOO_FEW = 'too_few_joints'
+
+
+@dataclass
+class LiftResult:
+    """Per-person outputs for a batch of N persons."""
+
+    joints3d: np.ndarray        # (N, 17, 3) metres, camera optical frame; NaN when not lifted
+    realism: np.ndarray         # (N,) critic score; NaN when not lifted
+    plausible: np.ndarray       # (N,) bool
+    status: np.ndarray          # (N,) str
+    valid_joints: np.ndarray    # (N,) number of input joints present (after adaptation)
+    uncertainty: np.ndarray | None = None  # (N, 17) metres, spread over latent samples
+
+    def __len__(self) -> int:
+        return len(self.status)
+
+
+def _empty(n: int) -> LiftResult:
+    return LiftResult(np.full((n, H36M17.num_joints, 3), np.nan), np.full(n, np.nan),
+                      np.zeros(n, bool), np.full(n, STATUS_TOO_FEW, dtype=object),
+                      np.zeros(n, int))
+
+
+class Lifter:
+    """Lifts batches of 2D skeletons with one backend call per batch."""
+
+    def __init__(self, backend: Backend, realism_threshold: float | None = None,
+                 min_valid_joints: int = 12, uncertainty_samples: int = 0, seed: int = 0):
+        self.backend = backend
+        self.contract = backend.contract
+        self.threshold = (self.contract.realism_threshold if realism_threshold is None
+                          else float(realism_threshold))
+        self.min_valid_joints = int(min_valid_joints)
+        self.uncertainty_samples = int(uncertainty_samples)
+        self._rng = np.random.default_rng(seed)
+
+    def lift(self, keypoints: np.ndarray, K: np.ndarray, confidence: np.ndarray | None = None,
+             joint_format: str = 'h36m17') -> LiftResult:
+        """keypoints: (N, J, 2) pixels (undistorted) in ``joint_format``; K: (3, 3) or
+        (N, 3, 3); confidence: (N, J) or None. Raises ValueError (with the reason) for an
+        unknown format, wrong shapes or invalid intrinsics; per-person problems become a
+        ``status``."""
+        j = num_joints(joint_format)
+        kp = np.asarray(keypoints, dtype=np.float64)
+        if kp.ndim != 3 or kp.shape[1:] != (j, 2):
+            raise ValueError(f'keypoints must have shape (N, {j}, 2) for {joint_format}, '
+                             f'got {kp.shape}')
+        K = validate_intrinsics(K)
+        if K.ndim == 3 and len(K) != len(kp):
+            raise ValueError(f'K has {len(K)} matrices for {len(kp)} persons')
+        n = len(kp)
+        if n == 0:
+            return _empty(0)
+        kp17, conf17 = to_h36m17(kp, confidence, joint_format)
+        valid = conf17 > 0
+        norm = normalise(pixels_to_normalized(kp17, K), self.contract.normalisation)
+        count = valid.sum(axis=1)
+        liftable = norm.ok & (count >= self.min_valid_joints)
+        result = _empty(n)
+        result.valid_joints = count
+        if not liftable.any():
+            return result
+        idx = np.flatnonzero(liftable)
+        x = norm.inputs[idx].reshape(len(idx), -1)
+        pose, realism = self.backend.infer(x)
+        joints, k = self._place(pose, norm, idx)
+        result.joints3d[idx] = joints
+        result.realism[idx] = realism
+        plausible = realism >= self.threshold
+        result.plausible[idx] = plausible
+        result.status[idx] = np.where(plausible, STATUS_OK, STATUS_IMPLAUSIBLE)
+        if self.uncertainty_samples > 0:
+            result.uncertainty = np.full((n, H36M17.num_joints), np.nan)
+            result.uncertainty[idx] = self._spread(x, norm, idx)
+        return result
+
+    def _place(self, pose: np.ndarray, norm, idx: np.ndarray):
+        """(M, 16, 3) body units -> (M, 17, 3) metres in the camera frame."""
+        full = np.zeros((len(idx), H36M17.num_joints, 3))
+        full[:, H36M17.non_root] = pose
+        return place(full, norm.virtual[idx], norm.rotation[idx], norm.scale[idx],
+                     self.contract.normalisation.depth, self.contract.bone_sum_m)
+
+    def _spread(self, x: np.ndarray, norm, idx: np.ndarray) -> np.ndarray:
+        """Per-joint spread (m) of the metric pose over latent samples: (M, 17)."""
+        s = self.uncertainty_samples
+        noise = self._rng.standard_normal((s * len(x), self.contract.latent_dim))
+        pose, _ = self.backend.infer(np.tile(x, (s, 1)), noise.astype(np.float32))
+        placed, _ = self._place(pose, norm, np.tile(idx, s))
+        placed = placed.reshape(s, len(x), H36M17.num_joints, 3)
+        rel = placed - placed[:, :, :1]
+        return np.linalg.norm(rel.std(axis=0), axis=-1)

@@ -1,0 +1,105 @@
+"""Skeleton tables: the canonical Human3.6M-17 layout and everything derived from it.
+
+Everything that depends on the joint layout (network sizes, flip augmentation, bones for
+markers and plots, the normalisation chain) is derived from these tables, never from literals.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """A kinematic tree with named joints and left/right symmetry."""
+
+    name: str
+    joint_names: tuple[str, ...]
+    parents: tuple[int, ...]
+    # Joints whose chain fixes the 2D scale of a pose (ordered from the top down to the root).
+    scale_chain: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if len(self.joint_names) != len(self.parents):
+            raise ValueError('joint_names and parents differ in length')
+        if sum(p < 0 for p in self.parents) != 1:
+            raise ValueError('a skeleton needs exactly one root')
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joint_names)
+
+    @property
+    def root(self) -> int:
+        return self.parents.index(-1)
+
+    @property
+    def non_root(self) -> np.ndarray:
+        """Indices of the joints the network sees, (J-1,)."""
+        return np.array([j for j in range(self.num_joints) if j != self.root])
+
+    @property
+    def bones(self) -> np.ndarray:
+        """(J-1, 2) int pairs (parent, child)."""
+        return np.array([(p, c) for c, p in enumerate(self.parents) if p >= 0])
+
+    def index(self, name: str) -> int:
+        return self.joint_names.index(name)
+
+    @property
+    def flip_permutation(self) -> np.ndarray:
+        """(J,) permutation swapping every ``l_*`` joint with its ``r_*`` twin."""
+        perm = np.arange(self.num_joints)
+        for j, name in enumerate(self.joint_names):
+            for a, b in (('l_', 'r_'), ('r_', 'l_')):
+                if name.startswith(a):
+                    perm[j] = self.index(b + name[len(a):])
+        return perm
+
+    @property
+    def side(self) -> np.ndarray:
+        """(J,) +1 for left joints, -1 for right joints, 0 on the midline."""
+        return np.array([1 if n.startswith('l_') else -1 if n.startswith('r_') else 0
+                         for n in self.joint_names])
+
+    @property
+    def scale_chain_indices(self) -> np.ndarray:
+        return np.array([self.index(n) for n in self.scale_chain])
+
+
+H36M17 = Skeleton(
+    name='h36m17',
+    joint_names=('pelvis', 'r_hip', 'r_knee', 'r_ankle', 'l_hip', 'l_knee', 'l_ankle', 'spine',
+                 'thorax', 'neck_nose', 'head', 'l_shoulder', 'l_elbow', 'l_wrist',
+                 'r_shoulder', 'r_elbow', 'r_wrist'),
+    parents=(-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15),
+    # Thesis normalisation: head -> thorax -> spine -> pelvis 2D chain length.
+    scale_chain=('head', 'thorax', 'spine', 'pelvis'),
+)
+
+
+def chain_length(points: np.ndarray, skeleton: Skeleton = H36M17) -> np.ndarray:
+    """Length of the skeleton's scale chain.
+
+    points: (..., J, D) -> (...,)
+    """
+    idx = skeleton.scale_chain_indices
+    seg = points[..., idx[:-1], :] - points[..., idx[1:], :]
+    return np.linalg.norm(seg, axis=-1).sum(axis=-1)
+
+
+def bone_lengths(points: np.ndarray, skeleton: Skeleton = H36M17) -> np.ndarray:
+    """(..., J, D) -> (..., J-1) lengths of the skeleton's bones (order of ``skeleton.bones``)."""
+    b = skeleton.bones
+    return np.linalg.norm(points[..., b[:, 1], :] - points[..., b[:, 0], :], axis=-1)
+
+
+def flip_left_right(points: np.ndarray, skeleton: Skeleton = H36M17) -> np.ndarray:
+    """Mirror a pose in its own x axis and swap left/right labels: (..., J, D) -> (..., J, D).
+
+    The result is again a pose of a real (non-mirrored) body, seen in a mirror.
+    """
+    out = points[..., skeleton.flip_permutation, :].copy()
+    out[..., 0] = -out[..., 0]
+    return out

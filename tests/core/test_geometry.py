@@ -1,0 +1,146 @@
+"""Skeleton tables, adapters, pinhole camera, normalisation and metric placement."""
+import numpy as np
+import pytest
+
+from pose_lifter.core import adapters, camera, cameras, normalization, placement, skeleton
+from pose_lifter.core.skeleton import H36M17
+
+
+def walking_poses(n=64, seed=0):
+    """A few plausible camera-frame poses (metres) from the shipped demo clip."""
+    from pathlib import Path
+
+    from pose_lifter.core.poses import load_pose_file
+    ps = load_pose_file(Path(__file__).parents[2] / 'models' / 'demo_poses.npz')
+    pick = np.random.default_rng(seed).choice(len(ps), n, replace=False)
+    cam3d, px, K = cameras.eval_views(ps.joints[pick])
+    return cam3d, px, K
+
+
+def test_skeleton_tables_are_consistent():
+    assert H36M17.num_joints == 17 and H36M17.root == 0
+    assert len(H36M17.bones) == 16
+    perm = H36M17.flip_permutation
+    assert (perm[perm] == np.arange(17)).all()
+    assert H36M17.joint_names[perm[H36M17.index('l_wrist')]] == 'r_wrist'
+    assert perm[H36M17.index('head')] == H36M17.index('head')
+
+
+def test_flip_is_a_reflection_with_swapped_labels():
+    cam3d, _, _ = walking_poses(4)
+    flipped = skeleton.flip_left_right(cam3d)
+    assert np.allclose(skeleton.flip_left_right(flipped), cam3d)
+    np.testing.assert_allclose(skeleton.bone_lengths(flipped).sum(-1),
+                               skeleton.bone_lengths(cam3d).sum(-1))
+
+
+def test_intrinsics_validation():
+    with pytest.raises(camera.InvalidIntrinsics, match='focal'):
+        camera.validate_intrinsics(camera.intrinsics(0.0, 500, 320, 240))
+    with pytest.raises(camera.InvalidIntrinsics, match='shape'):
+        camera.validate_intrinsics(np.eye(2))
+    with pytest.raises(camera.InvalidIntrinsics, match='non-finite'):
+        camera.validate_intrinsics(np.full((3, 3), np.nan))
+
+
+def test_project_and_unproject_round_trip():
+    cam3d, px, K = walking_poses(8)
+    np.testing.assert_allclose(camera.project(cam3d, K), px)
+    norm = camera.pixels_to_normalized(px, K)
+    np.testing.assert_allclose(norm, cam3d[..., :2] / cam3d[..., 2:], atol=1e-12)
+
+
+def test_rotation_to_optical_axis_centres_the_ray():
+    rays = np.array([[0.3, -0.2, 1.0], [0.0, 0.0, 1.0], [-2.0, 0.5, 1.0]])
+    R = camera.rotation_to_optical_axis(rays)
+    out = np.einsum('nij,nj->ni', R, rays / np.linalg.norm(rays, axis=1, keepdims=True))
+    np.testing.assert_allclose(out, [[0, 0, 1]] * 3, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.det(R), 1.0)
+
+
+def test_normalisation_is_invariant_to_image_position_and_distance():
+    """The same pose seen centred or at the edge, near or far, normalises alike."""
+    cam3d, _, _ = walking_poses(1)
+    pose = cam3d[0] - cam3d[0, 0]
+    centred = pose + [0.0, 0.0, 6.0]
+    # Move the person to the image edge by rotating the whole scene about the camera.
+    R = camera.rotation_to_optical_axis(np.array([[1.2, 0.4, 1.0]]))[0]
+    edge = centred @ R          # R^T applied: the root now lies on the ray (1.2, 0.4, 1)
+    a, _ = normalization.normalise_camera_points(centred[None])
+    b, _ = normalization.normalise_camera_points(edge[None])
+    np.testing.assert_allclose(a.inputs, b.inputs, atol=1e-6)
+    c, _ = normalization.normalise_camera_points((pose * 0.5 + [0, 0, 3.0])[None])
+    np.testing.assert_allclose(a.inputs, c.inputs, atol=1e-6)   # same view, half size & dist
+
+
+def test_normalisation_scale_chain_and_missing_joints():
+    cam3d = walking_poses(5)[0][:5]
+    norm, _ = normalization.normalise_camera_points(cam3d)
+    x = np.concatenate([np.zeros((5, 1, 2)), norm.inputs], axis=1)
+    assert np.allclose(skeleton.chain_length(x), 1 / 10.0, atol=1e-6)
+    pts = cam3d[..., :2] / cam3d[..., 2:]
+    pts[0, H36M17.index('head')] = np.nan       # breaks the scale chain
+    pts[1, H36M17.index('l_wrist')] = np.nan    # a limb joint: fine, becomes 0
+    out = normalization.normalise(pts)
+    assert out.ok.tolist() == [False, True, True, True, True]
+    assert (out.inputs[0] == 0).all()
+    assert (out.inputs[1, H36M17.index('l_wrist') - 1] == 0).all()
+
+
+def test_oracle_placement_recovers_camera_frame_pose():
+    cam3d, _, _ = walking_poses(16)
+    norm, rel_virtual = normalization.normalise_camera_points(cam3d)
+    truth_bones = skeleton.bone_lengths(cam3d).sum(-1)
+    # Feed the true shape in arbitrary units: placement must restore metres and position.
+    joints, k = placement.place(rel_virtual * 3.0, norm.virtual, norm.rotation, norm.scale,
+                                10.0, float(truth_bones.mean()))
+    root_err = np.linalg.norm(joints[:, 0] - cam3d[:, 0], axis=-1) / cam3d[:, 0, 2]
+    assert root_err.max() < 0.03          # within 3 % of the distance
+    rel = (joints - joints[:, :1]) - (cam3d - cam3d[:, :1])
+    assert np.abs(rel).max() < 0.03       # shape within 3 cm (bone-sum prior vs truth)
+
+
+def test_coco_adapter_derives_h36m_joints():
+    names = adapters.COCO17_NAMES
+    kp = np.zeros((1, 17, 2))
+    pos = {'l_hip': (110, 200), 'r_hip': (90, 200), 'l_shoulder': (115, 100),
+           'r_shoulder': (85, 100), 'nose': (100, 80), 'l_ear': (106, 78), 'r_ear': (94, 78),
+           'l_eye': (103, 77), 'r_eye': (97, 77)}
+    for name, xy in pos.items():
+        kp[0, names.index(name)] = xy
+    conf = np.ones((1, 17))
+    conf[0, names.index('l_hip')] = 0.4
+    out, oc = adapters.to_h36m17(kp, conf, 'coco17')
+    h = H36M17.index
+    np.testing.assert_allclose(out[0, h('pelvis')], [100, 200])
+    np.testing.assert_allclose(out[0, h('thorax')], [100, 100])
+    np.testing.assert_allclose(out[0, h('spine')], [100, 200 - 0.48 * 100])
+    assert out[0, h('head'), 1] < out[0, h('neck_nose'), 1] + 5   # above the face
+    assert oc[0, h('pelvis')] == pytest.approx(0.4)                 # min of its sources
+
+
+def test_body25_adapter_and_missing_sources():
+    kp = np.random.default_rng(0).uniform(0, 500, (2, 25, 2))
+    conf = np.ones((2, 25))
+    conf[1, adapters.BODY25_NAMES.index('r_hip')] = 0.0
+    out, oc = adapters.to_h36m17(kp, conf, 'body25')
+    assert np.isfinite(out[0]).all()
+    assert oc[1, H36M17.index('pelvis')] == 0 and np.isnan(out[1, H36M17.index('pelvis')]).all()
+
+
+@pytest.mark.parametrize('bad', ['openpose18', '', 'H36M17'])
+def test_unknown_joint_format(bad):
+    with pytest.raises(adapters.UnknownJointFormat, match='known'):
+        adapters.to_h36m17(np.zeros((1, 17, 2)), None, bad)
+
+
+def test_adapter_rejects_wrong_shapes_and_cleans_nan_and_negative_confidence():
+    with pytest.raises(ValueError, match=r'\(N, 17, 2\)'):
+        adapters.to_h36m17(np.zeros((1, 18, 2)), None, 'coco17')
+    kp = np.ones((1, 17, 2))
+    kp[0, 3] = np.inf
+    conf = np.full((1, 17), 0.9)
+    conf[0, 4], conf[0, 5] = -1.0, np.nan
+    out, oc = adapters.to_h36m17(kp, conf, 'h36m17')
+    assert (oc[0, 3:6] == 0).all() and np.isnan(out[0, 3:6]).all()
+    assert (oc[0, :3] == 0.9).all()
