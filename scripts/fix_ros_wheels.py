@@ -12,16 +12,18 @@ Run it with the venv's Python (``.venv/bin/python scripts/fix_ros_wheels.py``), 
 installing any further ros-*-msgs wheel. It is idempotent: a second run changes nothing.
 """
 
-from pathlib import Path
 import re
 import sys
 import sysconfig
+from pathlib import Path
 
 import numpy
 
 # The build machine's paths as the wheels carry them (any CPython 3 tag, numpy 1 or 2 layout).
 PYTHON_INCLUDE = re.compile(r'/opt/python/cp3\d+-cp3\d+[^;"]*?/include/python3\.\d+')
-NUMPY_INCLUDE = re.compile(r'/opt/python/cp3\d+-cp3\d+[^;"]*?/site-packages/numpy/(?:_core|core)/include')
+NUMPY_INCLUDE = re.compile(
+    r'/opt/python/cp3\d+-cp3\d+[^;"]*?/site-packages/numpy/(?:_core|core)/include'
+)
 
 
 def fix_file(path: Path, python_include: str, numpy_include: str) -> bool:

@@ -14,6 +14,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 # Network rule: DDS never leaves loopback, whatever the test does.
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ.setdefault('ROS_DOMAIN_ID', str(100 + os.getpid() % 100))
+# Kilted skips message field checks by default, and then numpy scalars serialise as garbage
+# without an error: make every test fail loudly instead.
+os.environ['ROS_PYTHON_CHECK_FIELDS'] = '1'
 
 
 @pytest.fixture(scope='session')

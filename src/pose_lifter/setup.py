@@ -39,6 +39,7 @@ setup(
     entry_points={
         'console_scripts': [
             'pose-lifter = pose_lifter.cli.main:main',
+            'pose_lifter_node = pose_lifter.node.main:main',
         ],
     },
 )

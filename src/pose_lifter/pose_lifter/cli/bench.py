@@ -56,6 +56,30 @@ def bench_backend(lifter: Lifter, px: np.ndarray, K: np.ndarray, repeats: int) -
     return out
 
 
+def _bench_node(args: argparse.Namespace, result: dict) -> None:
+    """End-to-end node latency over loopback DDS (cli/bench_node.py): on by default where
+    rclpy and pose_lifter_msgs import, ``--no-node`` to skip, ``--node`` to insist."""
+    if args.node is False:
+        return
+    if not result['backends']:
+        result['skipped']['node'] = 'no backend could load the model (see the other skips)'
+        return
+    try:
+        import pose_lifter_msgs.msg  # noqa: F401
+        import rclpy  # noqa: F401
+    except ImportError as exc:
+        if args.node:
+            raise BackendError(f'--node needs rclpy and pose_lifter_msgs: {exc}') from None
+        result['skipped']['node'] = f'rclpy/pose_lifter_msgs not importable: {exc}'
+        return
+    from .bench_node import run_node_bench
+    try:
+        result['node'] = run_node_bench(str(args.model), args.backend, Path(args.data),
+                                        seconds=args.node_seconds)
+    except RuntimeError as exc:
+        result['skipped']['node'] = str(exc)
+
+
 def run(args: argparse.Namespace) -> int:
     px, K = sample_inputs(Path(args.data), 1024)
     result = {'model': str(args.model), 'backends': {}, 'skipped': {}}
@@ -69,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         result['backends'][name] = bench_backend(lifter, px, K, args.repeats)
     result['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    _bench_node(args, result)
     text = json.dumps(result, indent=2)
     if args.json:
         Path(args.json).write_text(text + '\n')
@@ -81,4 +106,9 @@ def add_parser(sub, default_data) -> None:
     p.add_argument('--json', help='also write the JSON here')
     p.add_argument('--data', default=str(default_data), help='pose file to draw inputs from')
     p.add_argument('--repeats', type=int, default=200)
+    p.add_argument('--node', action=argparse.BooleanOptionalAction, default=None,
+                   help='end-to-end node latency over loopback DDS (default: when rclpy '
+                   'imports)')
+    p.add_argument('--node-seconds', type=float, default=10.0,
+                   help='seconds of 30 Hz input per person count for --node')
     p.set_defaults(func=run)

@@ -1,0 +1,71 @@
+"""Launch the pose_lifter node(s), optionally with RViz.
+
+  ros2 launch pose_lifter lift.launch.py
+  ros2 launch pose_lifter lift.launch.py model:=/path/model.onnx keypoints_topic:=/yolo/keypoints
+  ros2 launch pose_lifter lift.launch.py cameras:=front,left rviz:=true
+
+Parameters come from config/lifter.yaml (the one source of defaults); launch arguments left
+empty do not override it. ``cameras:=front,left`` starts one node per camera, each in its own
+namespace (``<namespace>/front`` ...), reading ``keypoints_2d`` and ``camera_info`` there.
+"""
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, GroupAction, OpaqueFunction
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node, PushRosNamespace
+from launch_ros.substitutions import FindPackageShare
+
+PACKAGE = 'pose_lifter'
+ARGUMENTS = (
+    ('params_file', PathJoinSubstitution([FindPackageShare(PACKAGE), 'config', 'lifter.yaml']),
+     'node parameter file'),
+    ('model', '', "ONNX model; '' = the parameter file's (the shipped model)"),
+    ('backend', '', "auto | onnxruntime | onnxruntime-cuda | tensorrt; '' = parameter file"),
+    ('keypoints_topic', 'keypoints_2d', 'Skeleton2DArray input (remap of keypoints_2d)'),
+    ('camera_info_topic', 'camera_info', 'CameraInfo input (remap of camera_info)'),
+    ('namespace', '', 'namespace of the node(s)'),
+    ('cameras', '', 'comma-separated camera names: one node per camera, namespaced by name'),
+    ('use_sim_time', 'false', 'use /clock (bag replay)'),
+    ('log_level', 'info', 'node log level'),
+    ('rviz', 'false', 'start RViz with config/lift.rviz'),
+)
+
+
+def _nodes(context):
+    """One node, or one per entry of ``cameras``, with only the overrides actually given."""
+    arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
+    overrides = {k: arg[k] for k in ('model', 'backend') if arg[k]}
+    overrides['use_sim_time'] = arg['use_sim_time'].lower() in ('true', '1')
+    cameras = [c.strip() for c in arg['cameras'].split(',') if c.strip()] or ['']
+    actions = []
+    for camera in cameras:
+        node = Node(
+            package=PACKAGE, executable='pose_lifter_node', name='pose_lifter',
+            namespace=camera, output='screen',
+            parameters=[arg['params_file'], overrides],
+            remappings=[('keypoints_2d', arg['keypoints_topic']),
+                        ('camera_info', arg['camera_info_topic'])],
+            ros_arguments=['--log-level', arg['log_level']])
+        actions.append(node)
+    if not arg['namespace'].strip('/'):
+        return actions
+    return [GroupAction([PushRosNamespace(arg['namespace'])] + actions)]
+
+
+def _rviz(context):
+    namespace = LaunchConfiguration('namespace').perform(context).strip('/')
+    cameras = [c.strip() for c in LaunchConfiguration('cameras').perform(context).split(',')
+               if c.strip()]
+    prefix = '/'.join(p for p in (namespace, cameras[0] if cameras else '') if p)
+    remap = [('/markers', f'/{prefix}/markers')] if prefix else []
+    return [Node(package='rviz2', executable='rviz2', name='rviz2', output='screen',
+                 arguments=['-d', PathJoinSubstitution(
+                     [FindPackageShare(PACKAGE), 'config', 'lift.rviz'])],
+                 remappings=remap, condition=IfCondition(LaunchConfiguration('rviz')))]
+
+
+def generate_launch_description() -> LaunchDescription:
+    return LaunchDescription(
+        [DeclareLaunchArgument(name, default_value=default, description=description)
+         for name, default, description in ARGUMENTS]
+        + [OpaqueFunction(function=_nodes), OpaqueFunction(function=_rviz)])

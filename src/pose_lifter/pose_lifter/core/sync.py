@@ -1,0 +1,150 @@
+"""Input flow without ROS: an approximate-time synchroniser and a single-slot latest buffer.
+
+``ApproximateSync`` has the semantics of message_filters' Python ``ApproximateTimeSynchronizer``
+(ros2/message_filters): every input keeps its newest ``queue_size`` messages keyed by stamp;
+when a message arrives, the other inputs' messages within ``slop`` of its stamp are tried,
+closest first, and the first combination whose stamps all lie within ``slop`` of each other is
+emitted once and removed from the queues (stamps within ``slop`` count as matching, bounds
+included). The node uses message_filters where it is installed
+and this class otherwise; both are driven by the same tests.
+
+``LatestSlot`` is the node's load shedding: a one-element buffer that a newer input overwrites
+(counted as a drop), so a slow consumer always works on the newest frame and no queue grows.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+NS_PER_S = 1_000_000_000
+
+
+def header_stamp_ns(msg: Any) -> int:
+    """Stamp of ``msg.header.stamp`` in integer nanoseconds.
+
+    Accepts builtin_interfaces/Time (``sec``, ``nanosec``), rclpy Time (``nanoseconds``) and
+    plain numbers of seconds (as in message_filters' own tests).
+    """
+    stamp = msg.header.stamp
+    if hasattr(stamp, 'nanoseconds'):
+        return int(stamp.nanoseconds)
+    if hasattr(stamp, 'sec'):
+        return int(stamp.sec) * NS_PER_S + int(stamp.nanosec)
+    return int(round(float(stamp) * NS_PER_S))
+
+
+class ApproximateSync:
+    """Pairs (or n-tuples of) messages from ``num_inputs`` inputs by approximate stamp.
+
+    ``callback(*msgs)`` receives one message per input, in input order. Thread-safe: ``add``
+    may be called from several executor threads; the callback runs under the lock, so keep it
+    short (the node only hands the pair to its ``LatestSlot``).
+    """
+
+    def __init__(self, num_inputs: int, queue_size: int, slop_s: float,
+                 callback: Callable[..., None] | None = None,
+                 stamp: Callable[[Any], int] = header_stamp_ns):
+        if num_inputs < 2:
+            raise ValueError('an approximate-time synchroniser needs at least 2 inputs')
+        if queue_size < 1:
+            raise ValueError(f'queue_size must be >= 1, got {queue_size}')
+        if slop_s < 0:
+            raise ValueError(f'slop must be >= 0 s, got {slop_s}')
+        self.queue_size = int(queue_size)
+        self.slop_ns = int(round(slop_s * NS_PER_S))
+        self._queues: list[dict[int, Any]] = [{} for _ in range(num_inputs)]
+        self._callbacks: list[Callable[..., None]] = [callback] if callback else []
+        self._stamp = stamp
+        self._lock = threading.Lock()
+
+    def register_callback(self, callback: Callable[..., None]) -> None:
+        self._callbacks.append(callback)
+
+    def add(self, index: int, msg: Any) -> bool:
+        """Feed ``msg`` of input ``index``; returns True when it completed a set."""
+        t = self._stamp(msg)
+        with self._lock:
+            queue = self._queues[index]
+            queue[t] = msg
+            while len(queue) > self.queue_size:
+                del queue[min(queue)]
+            match = self._match(index, t)
+            if match is None:
+                return False
+            msgs = [q.pop(s) for q, s in zip(self._queues, match)]
+            for callback in self._callbacks:
+                callback(*msgs)
+            return True
+
+    def _match(self, index: int, t: int) -> tuple[int, ...] | None:
+        """Stamps (one per input) of the first combination within slop, closest first."""
+        candidates: list[list[int]] = []
+        for i, queue in enumerate(self._queues):
+            if i == index:
+                candidates.append([t])
+                continue
+            near = sorted((s for s in queue if abs(s - t) <= self.slop_ns),
+                          key=lambda s: abs(s - t))
+            if not near:
+                return None
+            candidates.append(near)
+        for combo in itertools.product(*candidates):
+            if max(combo) - min(combo) <= self.slop_ns:
+                return combo
+        return None
+
+    def clear(self) -> None:
+        with self._lock:
+            for queue in self._queues:
+                queue.clear()
+
+
+class LatestSlot:
+    """A thread-safe single-element buffer: ``put`` overwrites, ``take`` waits and empties.
+
+    ``dropped`` counts items that were overwritten before anyone took them.
+    """
+
+    def __init__(self) -> None:
+        self._item: Any = None
+        self._full = False
+        self._closed = False
+        self._cond = threading.Condition()
+        self.dropped = 0
+
+    def put(self, item: Any) -> bool:
+        """Store ``item``; returns True when it replaced one nobody had taken. Ignored once
+        closed."""
+        with self._cond:
+            if self._closed:
+                return False
+            replaced = self._full
+            self.dropped += int(replaced)
+            self._item, self._full = item, True
+            self._cond.notify()
+            return replaced
+
+    def take(self, timeout_s: float | None = None) -> Any | None:
+        """The newest item, or None after ``timeout_s`` or once closed."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._full or self._closed, timeout_s):
+                return None
+            if not self._full:
+                return None
+            item, self._item, self._full = self._item, None, False
+            return item
+
+    @property
+    def pending(self) -> bool:
+        """True while an item waits to be taken."""
+        return self._full
+
+    def close(self) -> None:
+        """Wake every waiter; later ``take`` calls return None at once."""
+        with self._cond:
+            self._closed = True
+            self._item, self._full = None, False
+            self._cond.notify_all()
+

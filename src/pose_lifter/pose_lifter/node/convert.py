@@ -1,0 +1,179 @@
+"""Messages <-> arrays, at the node's boundary (the only place that reads or builds messages).
+
+Builders pass plain Python ``float``/``bool`` to message fields: numpy scalars are stored
+unchecked and serialise as garbage (see tests/test_msgs.py).
+"""
+from __future__ import annotations
+
+import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from builtin_interfaces.msg import Duration
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Point
+from pose_lifter_msgs.msg import Skeleton2D, Skeleton2DArray, Skeleton3D, Skeleton3DArray
+from sensor_msgs.msg import CameraInfo
+from std_msgs.msg import ColorRGBA, Header
+from visualization_msgs.msg import Marker, MarkerArray
+
+from ..core.adapters import num_joints
+from ..core.diagnostics import Report
+from ..core.markers import ADD, LINE_LIST, MarkerGeometry
+from ..core.pipeline import LiftResult
+from ..core.skeleton import H36M17
+from ..core.undistort import CameraModel
+
+OUTPUT_FORMAT = H36M17.name
+
+
+class BadInput(ValueError):
+    """An input message that cannot be used; ``reason`` is its diagnostics counter key."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+
+
+@dataclass
+class Frame2D:
+    """One Skeleton2DArray as arrays (after truncation to ``max_persons``)."""
+
+    keypoints: np.ndarray       # (N, J, 2) float64 pixels, NaN where missing
+    confidence: np.ndarray      # (N, J) float64
+    ids: list[str]              # N track ids ('' = none)
+    joint_format: str
+    truncated: int = 0          # persons dropped by the max_persons cap
+    non_finite: int = 0         # persons with at least one NaN/inf coordinate or confidence
+
+
+def frame_from_msg(msg, max_persons: int) -> Frame2D:
+    """pose_lifter_msgs/Skeleton2DArray -> Frame2D.
+
+    Raises BadInput('unknown_joint_format' | 'bad_lengths'). An empty ``confidence`` means
+    every joint is present; otherwise x, y and confidence must each have J entries.
+    """
+    try:
+        j = num_joints(msg.joint_format)
+    except ValueError as exc:
+        raise BadInput('unknown_joint_format', str(exc)) from None
+    n = len(msg.skeletons)
+    kp = np.empty((n, j, 2))
+    conf = np.ones((n, j))
+    for i, skel in enumerate(msg.skeletons):
+        lengths = (len(skel.x), len(skel.y), len(skel.confidence))
+        if lengths[0] != j or lengths[1] != j or lengths[2] not in (0, j):
+            raise BadInput('bad_lengths', f'person {i}: x/y/confidence have {lengths} '
+                           f'entries, {msg.joint_format} needs {j}')
+        kp[i, :, 0] = skel.x
+        kp[i, :, 1] = skel.y
+        if lengths[2]:
+            conf[i] = skel.confidence
+    non_finite = int((~np.isfinite(kp).all(axis=(1, 2)) | ~np.isfinite(conf).all(axis=1)).sum())
+    keep = select_persons(conf, max_persons)
+    return Frame2D(kp[keep], conf[keep], [msg.skeletons[i].id for i in keep],
+                   msg.joint_format, n - len(keep), non_finite)
+
+
+def select_persons(confidence: np.ndarray, max_persons: int) -> np.ndarray:
+    """Indices (in input order) of the ``max_persons`` persons with the highest mean
+    confidence. confidence: (N, J) -> (min(N, max_persons),) int."""
+    n = len(confidence)
+    if n <= max_persons:
+        return np.arange(n)
+    score = np.nan_to_num(confidence, nan=0.0).clip(0.0, 1.0).mean(axis=1)
+    return np.sort(np.argsort(-score, kind='stable')[:max_persons])
+
+
+def camera_from_msg(msg) -> CameraModel:
+    """sensor_msgs/CameraInfo -> CameraModel (raises InvalidIntrinsics, UnknownDistortionModel)."""
+    return CameraModel.from_arrays(np.asarray(msg.k), np.asarray(msg.d), msg.distortion_model,
+                                   np.asarray(msg.p))
+
+
+def frame_to_msg(header: Header, keypoints: np.ndarray, confidence: np.ndarray | None = None,
+                 ids: Sequence[str] | None = None, joint_format: str = 'h36m17'
+                 ) -> Skeleton2DArray:
+    """The reverse of ``frame_from_msg`` (for publishers: bench, bag tools, tests).
+
+    keypoints: (N, J, 2) pixels; confidence: (N, J) or None (all 1); ids: N strings or None.
+    """
+    kp = np.asarray(keypoints, dtype=np.float32)
+    conf = np.ones(kp.shape[:2], np.float32) if confidence is None else confidence
+    out = Skeleton2DArray(header=header, joint_format=joint_format)
+    for n in range(len(kp)):
+        out.skeletons.append(Skeleton2D(id='' if ids is None else ids[n], x=_f32(kp[n, :, 0]),
+                                        y=_f32(kp[n, :, 1]), confidence=_f32(conf[n])))
+    return out
+
+
+def camera_info_msg(header: Header, K: np.ndarray, D: Sequence[float] = (),
+                    distortion_model: str = 'plumb_bob', width: int = 1920,
+                    height: int = 1080) -> CameraInfo:
+    """sensor_msgs/CameraInfo of a camera without rectification (P = [K | 0])."""
+    K = np.asarray(K, dtype=np.float64)
+    P = np.hstack([K, np.zeros((3, 1))])
+    return CameraInfo(header=header, width=width, height=height,
+                      distortion_model=distortion_model, d=[float(v) for v in D],
+                      k=K.ravel().tolist(), r=np.eye(3).ravel().tolist(), p=P.ravel().tolist())
+
+
+def output_header(header) -> Header:
+    """The input's stamp and frame (REP-103 optical frame), without a leading '/'."""
+    return Header(stamp=header.stamp, frame_id=header.frame_id.lstrip('/'))
+
+
+def _f32(values: np.ndarray) -> array.array:
+    return array.array('f', np.ascontiguousarray(values, dtype=np.float32).tobytes())
+
+
+def result_to_msg(header: Header, ids: Sequence[str], result: LiftResult) -> Skeleton3DArray:
+    """LiftResult of N persons -> Skeleton3DArray; persons that were not lifted carry no
+    joints. joint_uncertainty is filled only when the result has it."""
+    out = Skeleton3DArray(header=header, joint_format=OUTPUT_FORMAT)
+    for n in range(len(result)):
+        joints = result.joints3d[n]
+        lifted = bool(np.isfinite(joints).all())
+        skel = Skeleton3D(id=ids[n], realism=float(result.realism[n]),
+                          plausible=bool(result.plausible[n]), status=str(result.status[n]))
+        if lifted:
+            skel.joints = [Point(x=x, y=y, z=z) for x, y, z in joints.tolist()]
+            if result.uncertainty is not None:
+                skel.joint_uncertainty = _f32(result.uncertainty[n])
+        out.skeletons.append(skel)
+    return out
+
+
+def _duration(seconds: float) -> Duration:
+    sec = int(seconds)
+    return Duration(sec=sec, nanosec=int(round((seconds - sec) * 1e9)))
+
+
+def markers_to_msg(header: Header, geometry: Sequence[MarkerGeometry]) -> MarkerArray:
+    """Plain marker geometry -> visualization_msgs/MarkerArray in ``header``'s frame."""
+    out = MarkerArray()
+    for g in geometry:
+        m = Marker(header=header, ns=g.ns, id=int(g.id))
+        if g.action == ADD:
+            m.action = Marker.ADD
+            m.type = Marker.LINE_LIST if g.kind == LINE_LIST else Marker.SPHERE_LIST
+            m.pose.orientation.w = 1.0
+            m.scale.x = float(g.scale)
+            if m.type == Marker.SPHERE_LIST:
+                m.scale.y = m.scale.z = float(g.scale)
+            m.color = ColorRGBA(r=g.color[0], g=g.color[1], b=g.color[2], a=g.color[3])
+            m.lifetime = _duration(g.lifetime_s)
+            m.points = [Point(x=x, y=y, z=z) for x, y, z in g.points.tolist()]
+        else:
+            m.action = Marker.DELETE
+        out.markers.append(m)
+    return out
+
+
+def diagnostics_to_msg(stamp, name: str, hardware_id: str, report: Report) -> DiagnosticArray:
+    """core.diagnostics.Report -> diagnostic_msgs/DiagnosticArray with one status."""
+    status = DiagnosticStatus(level=bytes([report.level]), name=name, message=report.message,
+                              hardware_id=hardware_id,
+                              values=[KeyValue(key=k, value=v) for k, v in report.values.items()])
+    return DiagnosticArray(header=Header(stamp=stamp), status=[status])

@@ -1,0 +1,93 @@
+"""Fixtures for the node tests: a private DDS domain per test, loopback only, bounded waits.
+
+Inputs are real poses (models/demo_poses.npz) seen by the first evaluation camera, so the
+expected 3D is known. Nothing here sleeps a fixed time: waits poll a condition with a deadline.
+"""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from node_support import Scene, fresh_domain_id
+
+
+@pytest.fixture(scope='session')
+def scene(demo_poses) -> Scene:
+    return Scene(demo_poses)
+
+
+class Ros:
+    """A private rclpy context (own domain id) with an executor spinning in a thread."""
+
+    def __init__(self):
+        import rclpy
+        from rclpy.context import Context
+        from rclpy.executors import SingleThreadedExecutor
+
+        self.domain_id = fresh_domain_id()
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=self.domain_id)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.nodes = []
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self):
+        from rclpy.executors import ExternalShutdownException
+        try:
+            self.executor.spin()
+        except ExternalShutdownException:
+            pass
+
+    def add(self, node):
+        self.nodes.append(node)
+        self.executor.add_node(node)
+        return node
+
+    def close(self):
+        import rclpy
+        self.executor.shutdown(timeout_sec=5.0)
+        self._thread.join(timeout=5.0)
+        for node in self.nodes:
+            if hasattr(node, 'on_cleanup'):
+                node.on_cleanup(None)
+            node.destroy_node()
+        rclpy.shutdown(context=self.context)
+        assert not self._thread.is_alive(), 'executor thread did not stop'
+
+
+@pytest.fixture
+def ros():
+    pytest.importorskip('rclpy')
+    pytest.importorskip('pose_lifter_msgs.msg', reason='pose_lifter_msgs not built')
+    r = Ros()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def make_node(ros, tiny_model):
+    """Factory: a PoseLifterNode in the test's context, tiny model, fast diagnostics."""
+    from rclpy.parameter import Parameter
+
+    from pose_lifter.node.lifter_node import PoseLifterNode
+
+    def make(autostart: bool = True, node_kwargs: dict | None = None, **overrides):
+        values = {'model': str(tiny_model), 'diagnostics_period_s': 0.2, 'warmup_runs': 1,
+                  'marker_lifetime_s': 0.0, **overrides}
+        node = PoseLifterNode(context=ros.context,
+                              parameter_overrides=[Parameter(k, value=v)
+                                                   for k, v in values.items()],
+                              **(node_kwargs or {}))
+        ros.add(node)
+        if autostart:
+            assert node.autostart(), 'node did not become active'
+        return node
+
+    return make
+
+
+@pytest.fixture
+def probe(ros):
+    from ros_probe import Probe
+    return ros.add(Probe(ros.context))
