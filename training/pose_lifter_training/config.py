@@ -48,11 +48,14 @@ class ModelConfig:
     dropout: float = 0.2
     output_bound: float = 1.3   # decoder output = bound * tanh(.)
     logvar_max: float = 30.0
+    logvar_init: str = 'zero'       # 'kaiming' (thesis) | 'zero': logvar head starts at 0
+    output_init: str = 'small'      # 'kaiming' (thesis, tanh starts saturated) | 'small'
     critic_width: int = 1024
     critic_blocks: int = 2
     critic_dropout: float = 0.5
     leaky_slope: float = 0.01
     critic_views: int = 8       # realism = mean critic score over this many fixed rotations
+    realism_reproj_tau: float = 0.0   # > 0: realism *= exp(-reprojection L1 / tau) (graph only)
 
 
 @dataclass
@@ -66,6 +69,7 @@ class LossConfig:
     kl_warmup: int = 10
     kl_period: int = 40
     kl_hold: int = 10
+    kl_floor: float = 1e-5              # beta never below this (thesis 0: logvar runs away)
     real_label_low: float = 0.7
     real_label_high: float = 1.0        # thesis: 1.2 (invalid BCE target)
     rotation_deg: float = 180.0         # novel view: theta ~ U(-r, r) about the camera y axis
@@ -128,6 +132,9 @@ class Config:
         if min(self.model.width, self.model.latent, self.model.critic_width,
                self.train.batch, self.model.critic_views) < 1:
             raise ConfigError('sizes and batch must be positive')
+        if self.model.logvar_init not in ('kaiming', 'zero') or \
+                self.model.output_init not in ('kaiming', 'small'):
+            raise ConfigError('model.logvar_init: kaiming|zero, model.output_init: kaiming|small')
         if self.loss.kl_hold >= self.loss.kl_period:
             raise ConfigError('loss.kl_hold must be shorter than loss.kl_period')
         return self
@@ -155,6 +162,11 @@ def _coerce(value: Any, default: Any, key: str) -> Any:
     if isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, float):
+        if isinstance(value, str):   # YAML 1.1 reads '1e-3' (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
     elif isinstance(default, int):

@@ -48,8 +48,8 @@ def evaluate_pose_set(lifter: Lifter, poses: PoseSet,
     cam = np.repeat(np.arange(len(cameras)), len(poses))[lifted]
     out['per_camera_mpjpe'] = [float(err[cam == c].mean()) for c in range(len(cameras))]
     if gating:
-        from .corruptions import corrupt
-        bad_px, kinds = corrupt(pixels, np.random.default_rng(seed))
+        from .corruptions import corrupt_mixed
+        bad_px, kinds = corrupt_mixed(pixels, np.random.default_rng(seed))
         _, bad_realism, bad_status = lift_in_chunks(lifter, bad_px, K)
         ok_bad = bad_status != STATUS_TOO_FEW
         out['gating'] = gating_metrics(realism[lifted], bad_realism[ok_bad], lifter.threshold)
