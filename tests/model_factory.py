@@ -65,3 +65,13 @@ def build_tiny_model(path: Path, contract: ModelContract | None = None,
     path = Path(path)
     path.write_bytes(model.SerializeToString())
     return path
+
+
+def walking_poses(n=64, seed=0):
+    """A few plausible camera-frame poses (metres) from the shipped demo clip."""
+    from pose_lifter.core import cameras
+    from pose_lifter.core.poses import load_pose_file
+    ps = load_pose_file(Path(__file__).parents[1] / 'models' / 'demo_poses.npz')
+    pick = np.random.default_rng(seed).choice(len(ps), n, replace=False)
+    cam3d, px, K = cameras.eval_views(ps.joints[pick])
+    return cam3d, px, K

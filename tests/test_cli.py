@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 import pytest
-from test_geometry import walking_poses
+from model_factory import walking_poses
 
 from pose_lifter.cli.main import main
 

@@ -1,20 +1,10 @@
 """Skeleton tables, adapters, pinhole camera, normalisation and metric placement."""
 import numpy as np
 import pytest
+from model_factory import walking_poses
 
-from pose_lifter.core import adapters, camera, cameras, normalization, placement, skeleton
+from pose_lifter.core import adapters, camera, normalization, placement, skeleton
 from pose_lifter.core.skeleton import H36M17
-
-
-def walking_poses(n=64, seed=0):
-    """A few plausible camera-frame poses (metres) from the shipped demo clip."""
-    from pathlib import Path
-
-    from pose_lifter.core.poses import load_pose_file
-    ps = load_pose_file(Path(__file__).parents[2] / 'models' / 'demo_poses.npz')
-    pick = np.random.default_rng(seed).choice(len(ps), n, replace=False)
-    cam3d, px, K = cameras.eval_views(ps.joints[pick])
-    return cam3d, px, K
 
 
 def test_skeleton_tables_are_consistent():

@@ -3,8 +3,7 @@ import json
 
 import numpy as np
 import pytest
-from model_factory import build_tiny_model, tiny_contract
-from test_geometry import walking_poses
+from model_factory import build_tiny_model, tiny_contract, walking_poses
 
 from pose_lifter.core import skeleton
 from pose_lifter.core.backends import BackendError, create_backend

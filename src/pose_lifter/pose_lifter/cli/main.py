@@ -1,4 +1,4 @@
-"""``pose-lifter``: lift / eval / bench. Errors print one clear line and exit non-zero."""
+"""``pose-lifter``: lift / eval / bench / bag. Errors print one clear line and exit non-zero."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +9,7 @@ from ..core.backends import BACKENDS, BackendError
 from ..core.camera import InvalidIntrinsics
 from ..core.contract import ContractError
 from ..resources import default_model, demo_poses
-from . import bench, evaluate, lift
+from . import bag, bench, evaluate, lift
 from .lift import CliError
 
 
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (lift.add_parser, evaluate.add_parser):
         add(_with_parents(sub, common))
     bench.add_parser(_with_parents(sub, common), demo_poses())
+    bag.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,194 @@
+"""``bag score``: accuracy, gating and latency of a recorded replay (JSON-ready dicts).
+
+Outputs are matched to ground truth by (header stamp, person id). Accuracy uses the real
+persons (GT status ``gt``) the node lifted: every DESIGN §7 metric of core.metrics on
+root-aligned mm, per joint and per clip, plus the metric placement error of the root.
+Gating compares the realism of real and corrupted persons (labels from the GT status, or the
+``corrupt:`` id prefix without GT) and reads the node's decisions from ``plausible``.
+Latency is output receive time minus input publish time for the same stamp (both wall clock,
+recorded by ``bag replay``); without publish times, receive time minus header stamp (only
+meaningful for a node on wall-clock time). Inputs without an output are drops.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from ..core.metrics import gating_metrics, per_joint_error, pose_metrics, roc_auc, root_align
+from ..core.skeleton import H36M17
+from .io import (
+    DIAGNOSTICS,
+    GT,
+    KEYPOINTS,
+    META_MAKE,
+    META_REPLAY,
+    SKELETON2D_ARRAY,
+    SKELETON3D_ARRAY,
+    SKELETONS,
+    BagReader,
+    TopicSpec,
+)
+from .scene import CORRUPT_PREFIX, GT_STATUS
+from .tables import PersonTable, last_diagnostics, match, message_times, person_table
+
+EXAMPLES = 4    # skeleton renderings in the report: best to worst by MPJPE
+
+
+def _stats(values: np.ndarray) -> dict[str, float]:
+    v = np.asarray(values, float)
+    if v.size == 0:
+        return {'count': 0}
+    return {'count': int(v.size), 'mean': float(v.mean()), 'p50': float(np.percentile(v, 50)),
+            'p90': float(np.percentile(v, 90)), 'p99': float(np.percentile(v, 99)),
+            'max': float(v.max())}
+
+
+def accuracy(pred: PersonTable, gt: PersonTable, clip_names: dict[str, str]) -> dict:
+    """§7 metrics over matched real persons with a lifted pose; pred/gt rows aligned."""
+    lifted = np.isfinite(pred.joints).all(axis=(1, 2))
+    p_mm, g_mm = pred.joints[lifted] * 1000.0, gt.joints[lifted] * 1000.0
+    out: dict = {'real_persons': int(len(pred)), 'lifted': int(lifted.sum()),
+                 'statuses': dict(Counter(pred.status.tolist()))}
+    if not lifted.any():
+        return out
+    out['metrics'] = pose_metrics(p_mm, g_mm)
+    err = per_joint_error(root_align(p_mm), root_align(g_mm))       # (M, 17)
+    out['per_joint_mpjpe'] = {n: float(err[:, j].mean())
+                              for j, n in enumerate(H36M17.joint_names)}
+    frames = pred.frame_id[lifted]
+    out['per_clip'] = {}
+    for frame in dict.fromkeys(frames.tolist()):          # clips in bag order
+        rows = frames == frame
+        out['per_clip'][clip_names.get(frame, frame)] = {
+            'frame_id': frame, **pose_metrics(p_mm[rows], g_mm[rows])}
+    root = p_mm[:, 0] - g_mm[:, 0]
+    depth = np.abs(root[:, 2]) / np.maximum(g_mm[:, 0, 2], 1e-6)
+    out['root_error_m'] = _stats(np.linalg.norm(root, axis=-1) / 1000.0)
+    out['root_depth_error_rel'] = _stats(depth)
+    per_pose = err.mean(axis=1)
+    picks = np.argsort(per_pose)[np.unique(np.linspace(0, len(per_pose) - 1, EXAMPLES)
+                                           .astype(int))]      # best to worst
+    out['examples'] = {'pred_mm': root_align(p_mm[picks]), 'gt_mm': root_align(g_mm[picks]),
+                       'mpjpe': per_pose[picks]}       # arrays for the report; not JSON
+    return out
+
+
+def gating(pred: PersonTable, labels: np.ndarray,
+           node_threshold: tuple[float, str] | None) -> dict:
+    """Realism of real vs corrupted persons; labels (N,) '' for real, else the kind;
+    node_threshold: (value, where it came from) or None (then inferred from the decisions)."""
+    lifted = np.isfinite(pred.realism)
+    real, bad = lifted & (labels == ''), lifted & (labels != '')
+    out: dict = {'real': int(real.sum()), 'corrupted': int(bad.sum())}
+    if not real.any() and not bad.any():
+        return out
+    threshold, source = node_threshold if node_threshold is not None else (None, None)
+    if threshold is None and (pred.plausible & lifted).any():
+        threshold = float(pred.realism[pred.plausible & lifted].min())
+        source = 'lowest realism the node accepted'
+    out['threshold'], out['threshold_source'] = threshold, source
+    out['auc'] = roc_auc(pred.realism[real], pred.realism[bad])
+    out['accepted_real'] = float(pred.plausible[real].mean()) if real.any() else float('nan')
+    out['rejected_corrupted'] = float((~pred.plausible[bad]).mean()) if bad.any() \
+        else float('nan')
+    if threshold is not None:
+        out['at_threshold'] = gating_metrics(pred.realism[real], pred.realism[bad], threshold)
+    out['per_kind_auc'] = {k: roc_auc(pred.realism[real], pred.realism[lifted & (labels == k)])
+                           for k in sorted(set(labels[bad].tolist()))}
+    out['realism_real'] = pred.realism[real]          # arrays for the plots; not JSON
+    out['realism_corrupted'] = pred.realism[bad]
+    return out
+
+
+def latency(pub_stamps: np.ndarray, pub_times: np.ndarray | None, out_stamps: np.ndarray,
+            out_times: np.ndarray) -> dict:
+    """Per input frame: output receive time - input publish time (ms); drops."""
+    first_out: dict[int, int] = {}
+    for s, t in zip(out_stamps.tolist(), out_times.tolist()):
+        first_out.setdefault(s, t)
+    source = 'publish_time' if pub_times is not None else 'header_stamp'
+    base = pub_times if pub_times is not None else pub_stamps
+    ms = [(first_out[s] - b) / 1e6 for s, b in zip(pub_stamps.tolist(), base.tolist())
+          if s in first_out]
+    dropped = int(sum(s not in first_out for s in pub_stamps.tolist()))
+    return {'source': source, 'inputs': int(len(pub_stamps)),
+            'outputs': int(len(pub_stamps)) - dropped,
+            'dropped': dropped, 'drop_rate': dropped / len(pub_stamps) if len(pub_stamps)
+            else float('nan'), 'ms': _stats(np.asarray(ms)), 'samples_ms': np.asarray(ms)}
+
+
+def _labels(pred: PersonTable, gt_status: np.ndarray | None) -> np.ndarray:
+    """'' for real persons, else the corruption kind (from GT status, or the id prefix)."""
+    if gt_status is not None:
+        src = np.where(np.char.startswith(gt_status, CORRUPT_PREFIX), gt_status, '')
+        return np.array([s[len(CORRUPT_PREFIX):] if s else '' for s in src.tolist()], dtype=str)
+    return np.array([i[len(CORRUPT_PREFIX):].split(':', 1)[0]
+                     if i.startswith(CORRUPT_PREFIX) else '' for i in pred.id.tolist()],
+                    dtype=str)
+
+
+def node_threshold(diag: dict, replay: dict | None, given: float | None
+                   ) -> tuple[float, str] | None:
+    """The realism threshold the node gated with, and where it was found."""
+    if 'realism_threshold' in diag:
+        return float(diag['realism_threshold']), 'node diagnostics'
+    if given is not None:
+        return float(given), '--threshold'
+    model = ((replay or {}).get('options') or {}).get('model')
+    if model:
+        try:
+            from ..core.backends.onnx_backend import read_contract
+            return float(read_contract(model).realism_threshold), f'contract of {model}'
+        except Exception:  # the model may be gone or elsewhere: fall back to the decisions
+            return None
+    return None
+
+
+def score(out_path: str | Path, gt_path: str | Path | None = None,
+          threshold: float | None = None) -> dict:
+    """Score a replay output bag (GT from ``gt_path`` or the output's own copy).
+
+    ``threshold``: the node's realism threshold when its diagnostics do not say (informative;
+    acceptance and rejection rates come from the node's ``plausible`` decisions)."""
+    with BagReader(out_path) as out:
+        out.check([TopicSpec(SKELETONS, (SKELETON3D_ARRAY,)),
+                   TopicSpec(KEYPOINTS, (SKELETON2D_ARRAY,), required=False),
+                   TopicSpec(GT, (SKELETON3D_ARRAY,), required=False)])
+        pred = person_table(out, SKELETONS)
+        out_stamps, out_times = message_times(out, SKELETONS)
+        pub_stamps, pub_times = message_times(out, KEYPOINTS)
+        diag = last_diagnostics(out, DIAGNOSTICS)
+        custom, gt, in_stamps = out.custom, None, None
+        if gt_path is None and GT in out.topics:
+            gt = person_table(out, GT)
+    if gt_path is not None:
+        with BagReader(gt_path) as src:
+            src.check([TopicSpec(GT, (SKELETON3D_ARRAY,), required=False),
+                       TopicSpec(KEYPOINTS, (SKELETON2D_ARRAY,), required=False)])
+            gt = person_table(src, GT) if GT in src.topics else None
+            in_stamps = message_times(src, KEYPOINTS)[0]
+            custom = {**src.custom, **{k: v for k, v in custom.items() if k == META_REPLAY}}
+    if len(pub_stamps) == 0:
+        pub_stamps, pub_times = (in_stamps if in_stamps is not None else out_stamps), None
+    made = custom.get(META_MAKE, {})
+    clip_names = {c['frame_id']: c['name'] for c in made.get('clips', [])}
+    result = {'output_bag': str(out_path), 'gt_bag': str(gt_path) if gt_path else None,
+              'outputs': {'messages': int(len(out_stamps)), 'persons': int(len(pred))},
+              'replay': custom.get(META_REPLAY), 'bag_make': made.get('options'),
+              'diagnostics': diag}
+    threshold = node_threshold(diag, custom.get(META_REPLAY), threshold)
+    if gt is not None and len(gt):
+        a, b = match(pred, gt)
+        matched, truth = pred.select(a), gt.select(b)
+        result['matched_persons'] = int(len(a))
+        labels = _labels(matched, truth.status)
+        real = truth.status == GT_STATUS
+        result['accuracy'] = accuracy(matched.select(real), truth.select(real), clip_names)
+        result['gating'] = gating(matched, labels, threshold)
+    else:
+        result['accuracy'] = None
+        result['gating'] = gating(pred, _labels(pred, None), threshold)
+    result['latency'] = latency(pub_stamps, pub_times, out_stamps, out_times)
+    return result
