@@ -134,3 +134,21 @@ def test_adapter_rejects_wrong_shapes_and_cleans_nan_and_negative_confidence():
     out, oc = adapters.to_h36m17(kp, conf, 'h36m17')
     assert (oc[0, 3:6] == 0).all() and np.isnan(out[0, 3:6]).all()
     assert (oc[0, :3] == 0.9).all()
+
+
+def test_anchoring_keeps_depths_and_reprojects_exactly():
+    cam3d, _, _ = walking_poses(8)
+    norm, rel_virtual = normalization.normalise_camera_points(cam3d)
+    noisy = rel_virtual + np.random.default_rng(0).normal(0, 0.03, rel_virtual.shape)
+    noisy[:, 0] = 0
+    bones = float(skeleton.bone_lengths(cam3d).sum(-1).mean())
+    raw, _ = placement.place(noisy, norm.virtual, norm.rotation, norm.scale, 10.0, bones)
+    anchored, _ = placement.place(noisy, norm.virtual, norm.rotation, norm.scale, 10.0, bones,
+                                  anchor=True)
+    observed = cam3d[..., :2] / cam3d[..., 2:]
+    np.testing.assert_allclose(anchored[..., :2] / anchored[..., 2:], observed, atol=1e-9)
+    assert np.abs(raw[..., :2] / raw[..., 2:] - observed).max() > 1e-3
+    # depths along the virtual optical axis are the network's
+    za = (anchored @ np.swapaxes(norm.rotation, -1, -2))[..., 2]
+    zr = (raw @ np.swapaxes(norm.rotation, -1, -2))[..., 2]
+    np.testing.assert_allclose(za, zr, atol=1e-9)

@@ -46,7 +46,7 @@ def place_mm(pose_units: np.ndarray, es: EvalSet, bone_sum_m: float,
              spec: NormalisationSpec = NormalisationSpec()) -> np.ndarray:
     """(N, J-1, 3) body units -> (N, J, 3) camera frame mm, exactly as the runtime places."""
     joints, _ = place(insert_root(pose_units.astype(np.float64)), es.virtual, es.rotation,
-                      es.scale, spec.depth, bone_sum_m)
+                      es.scale, spec.depth, bone_sum_m, anchor=True)
     return joints * 1000.0
 
 

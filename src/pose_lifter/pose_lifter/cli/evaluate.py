@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
         poses = poses.subsample(args.fps)
     if len(poses) == 0:
         raise CliError(f'{args.data}: no frames left after --subjects/--fps selection')
-    lifter = Lifter(create_backend(args.model, args.backend), realism_threshold=args.threshold)
+    lifter = Lifter(create_backend(args.model, args.backend), realism_threshold=args.threshold,
+                    anchor_to_rays=not args.no_anchor)
     result = evaluate_pose_set(lifter, poses, gating=not args.no_gating)
     result['model'] = str(args.model)
     result['backend'] = lifter.backend.describe()
@@ -67,4 +68,6 @@ def add_parser(sub) -> None:
     p.add_argument('--threshold', type=float, default=None)
     p.add_argument('--no-gating', action='store_true', help='skip the corrupted-input gating run')
     p.add_argument('--table', action='store_true', help='print a Markdown table, not JSON')
+    p.add_argument('--no-anchor', action='store_true',
+                   help='score the raw network pose (no ray anchoring)')
     p.set_defaults(func=run)

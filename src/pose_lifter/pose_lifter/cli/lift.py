@@ -33,7 +33,8 @@ def load_keypoints(path: Path) -> dict:
 def run(args: argparse.Namespace) -> int:
     data = load_keypoints(Path(args.input))
     lifter = Lifter(create_backend(args.model, args.backend),
-                    realism_threshold=args.threshold, min_valid_joints=args.min_valid_joints)
+                    realism_threshold=args.threshold, min_valid_joints=args.min_valid_joints,
+                    anchor_to_rays=not args.no_anchor)
     try:
         res = lifter.lift(data['keypoints'], data['K'], data.get('confidence'),
                           data['joint_format'])
@@ -55,4 +56,6 @@ def add_parser(sub) -> None:
     p.add_argument('--threshold', type=float, default=None,
                    help="realism threshold (default: the model's calibrated one)")
     p.add_argument('--min-valid-joints', type=int, default=12)
+    p.add_argument('--no-anchor', action='store_true',
+                   help='return the raw network pose instead of anchoring joints to their rays')
     p.set_defaults(func=run)

@@ -45,13 +45,15 @@ class Lifter:
     """Lifts batches of 2D skeletons with one backend call per batch."""
 
     def __init__(self, backend: Backend, realism_threshold: float | None = None,
-                 min_valid_joints: int = 12, uncertainty_samples: int = 0, seed: int = 0):
+                 min_valid_joints: int = 12, uncertainty_samples: int = 0, seed: int = 0,
+                 anchor_to_rays: bool = True):
         self.backend = backend
         self.contract = backend.contract
         self.threshold = (self.contract.realism_threshold if realism_threshold is None
                           else float(realism_threshold))
         self.min_valid_joints = int(min_valid_joints)
         self.uncertainty_samples = int(uncertainty_samples)
+        self.anchor_to_rays = bool(anchor_to_rays)
         self._rng = np.random.default_rng(seed)
 
     def lift(self, keypoints: np.ndarray, K: np.ndarray, confidence: np.ndarray | None = None,
@@ -99,7 +101,8 @@ class Lifter:
         full = np.zeros((len(idx), H36M17.num_joints, 3))
         full[:, H36M17.non_root] = pose
         return place(full, norm.virtual[idx], norm.rotation[idx], norm.scale[idx],
-                     self.contract.normalisation.depth, self.contract.bone_sum_m)
+                     self.contract.normalisation.depth, self.contract.bone_sum_m,
+                     anchor=self.anchor_to_rays)
 
     def _spread(self, x: np.ndarray, norm, idx: np.ndarray) -> np.ndarray:
         """Per-joint spread (m) of the metric pose over latent samples: (M, 17)."""

@@ -38,14 +38,29 @@ def root_depth(pose_m: np.ndarray, virtual: np.ndarray, fallback: np.ndarray) ->
     return np.where(bad, fallback, z)
 
 
+def anchor_to_rays(pose_m: np.ndarray, virtual: np.ndarray) -> np.ndarray:
+    """Move every observed joint along its camera ray to the predicted depth.
+
+    pose_m: (N, J, 3) placed poses in the virtual camera frame (metres, root on the axis);
+    virtual: (N, J, 2) root-centred normalised 2D, NaN where missing (those keep the
+    prediction). The result reprojects exactly onto the observed 2D; only the network's depths
+    are kept, as in depth-only lifters (Drover et al. 2018, Chen et al. 2019).
+    """
+    seen = np.isfinite(virtual).all(axis=-1)
+    ray_xy = np.where(seen[..., None], virtual, 0.0) * pose_m[..., 2:3]
+    return np.where(seen[..., None], np.concatenate([ray_xy, pose_m[..., 2:3]], -1), pose_m)
+
+
 def place(pose_units: np.ndarray, virtual: np.ndarray, rotation: np.ndarray, scale: np.ndarray,
-          depth_units: float, bone_sum_m: float,
+          depth_units: float, bone_sum_m: float, anchor: bool = False,
           skeleton: Skeleton = H36M17) -> tuple[np.ndarray, np.ndarray]:
     """Place root-relative poses in the camera frame.
 
     pose_units: (N, J, 3) root-relative body units, virtual camera frame;
     virtual: (N, J, 2) root-centred virtual-camera 2D; rotation: (N, 3, 3) camera -> virtual;
-    scale: (N,) 2D normalisation scale; depth_units: the contract's virtual depth.
+    scale: (N,) 2D normalisation scale; depth_units: the contract's virtual depth;
+    anchor: keep only the predicted depths and put each seen joint on its ray
+    (``anchor_to_rays``).
     Returns (joints (N, J, 3) metres in the camera frame, metres_per_unit (N,)).
     """
     k = metric_scale(pose_units, bone_sum_m, skeleton)
@@ -55,4 +70,6 @@ def place(pose_units: np.ndarray, virtual: np.ndarray, rotation: np.ndarray, sca
     fallback = k * depth_units / np.maximum(scale, 1e-9)
     z = root_depth(pose_m, virtual, fallback)
     placed = pose_m + np.stack([np.zeros_like(z), np.zeros_like(z), z], axis=-1)[:, None]
+    if anchor:
+        placed = anchor_to_rays(placed, virtual)
     return placed @ rotation, k

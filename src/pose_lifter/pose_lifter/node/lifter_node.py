@@ -102,6 +102,7 @@ class PoseLifterNode(LifecycleNode):
                             else s.realism_threshold)
         lifter.min_valid_joints = s.min_valid_joints
         lifter.uncertainty_samples = s.uncertainty_samples
+        lifter.anchor_to_rays = s.anchor_to_rays
 
     # ----------------------------------------------------------------- lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:

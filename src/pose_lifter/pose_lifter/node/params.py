@@ -53,6 +53,9 @@ class Settings:
                                runtime=True)
     uncertainty_samples: int = _p('latent samples for joint_uncertainty; 0 = off', 0, 64,
                                   runtime=True)
+    anchor_to_rays: bool = _p('keep the predicted depths and put each seen joint on its '
+                              'camera ray (exact reprojection); false: raw network pose',
+                              runtime=True)
     gate_mode: str = _p('markers of implausible poses', choices=GATE_MODES, runtime=True)
     use_camera_info: bool = _p('synchronise with camera_info; false: intrinsics from fx, fy, '
                                'cx, cy')
