@@ -94,5 +94,8 @@ def test_reprojection_gated_realism_exports_too(tiny_run, tmp_path):
     pose, realism = session.run(None, {'keypoints': kp, 'noise': noise})
     t_pose, t_realism = TorchBackend(tmp_path / 'tau.pt').infer(kp, noise)
     np.testing.assert_allclose(realism, t_realism, atol=1e-4)
-    plain = TorchBackend(tiny_run / 'best.pt').infer(kp, noise)[1]
+    ckpt['config']['model']['realism_reproj_tau'] = 0.0
+    torch.save(ckpt, tmp_path / 'plain.pt')
+    plain = TorchBackend(tmp_path / 'plain.pt').infer(kp, noise)[1]
     assert (realism <= plain + 1e-6).all()        # the factor exp(-e / tau) is <= 1
+    assert (realism < plain - 1e-6).any()

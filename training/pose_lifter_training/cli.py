@@ -49,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument('--opset', type=int, default=17)
     ex.add_argument('--tensorrt', action='store_true', help='also build a TensorRT engine')
     ex.add_argument('--max-persons', type=int, default=64)
+    ex.add_argument('--realism-reproj-tau', type=float, default=None,
+                    help='realism x exp(-reprojection error / tau); recalibrates the threshold '
+                    'on the validation subjects')
+    ex.add_argument('--data', help='pose file for recalibration (default: the training one)')
     ex.add_argument('--fp32', action='store_true', help='TensorRT without FP16')
     return p
 
@@ -81,7 +85,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from .export import TensorRTUnavailable, build_tensorrt_engine, export_onnx
-    contract = export_onnx(args.checkpoint, args.out, args.opset)
+    contract = export_onnx(args.checkpoint, args.out, args.opset,
+                           reproj_tau=args.realism_reproj_tau, data_path=args.data)
     print(f'wrote {args.out} (content hash {contract.content_hash[:12]}, realism threshold '
           f'{contract.realism_threshold:.4f})')
     if args.tensorrt:

@@ -55,7 +55,7 @@ class ModelConfig:
     critic_dropout: float = 0.5
     leaky_slope: float = 0.01
     critic_views: int = 8       # realism = mean critic score over this many fixed rotations
-    realism_reproj_tau: float = 0.0   # > 0: realism *= exp(-reprojection L1 / tau) (graph only)
+    realism_reproj_tau: float = 0.005  # realism *= exp(-reprojection L1 / tau); 0 = critic only
 
 
 @dataclass

@@ -48,11 +48,31 @@ def read_contract(path: str | Path) -> ModelContract:
     return ModelContract.from_json(props[METADATA_KEY])
 
 
+def recalibrate(model, cfg, contract: ModelContract, data_path: str | None = None) -> None:
+    """Re-derive the realism threshold on the validation split (the contract's rule) after
+    the exported realism changed; records the realism definition in the contract."""
+    from .data import build_eval_set, load_splits
+    from .evaluate import predict, realism_threshold
+    es = build_eval_set(load_splits(cfg.data, data_path).val)
+    realism = predict(model, es.inputs)['realism']
+    contract.realism_threshold = realism_threshold(realism, cfg.train.realism_percentile)
+    contract.training['config'] = cfg.to_dict()
+
+
 def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = OPSET,
-                card: bool = True) -> ModelContract:
-    """Checkpoint -> ONNX file at ``out`` (and ``out`` with .md, the model card)."""
+                card: bool = True, reproj_tau: float | None = None,
+                data_path: str | None = None) -> ModelContract:
+    """Checkpoint -> ONNX file at ``out`` (and ``out`` with .md, the model card).
+
+    ``reproj_tau`` overrides the config's ``model.realism_reproj_tau`` (realism multiplied by
+    exp(-reprojection error / tau)); the threshold is then recalibrated on validation data.
+    """
     cfg, generator, critic, contract = restore(load_checkpoint(checkpoint))
+    if reproj_tau is not None:
+        cfg.model.realism_reproj_tau = float(reproj_tau)
     model = build_lifting_model(generator, critic, cfg.model, cfg.loss).eval()
+    if reproj_tau is not None:
+        recalibrate(model, cfg, contract, data_path)
     n_in = model.generator.encoder.stem[0].in_features
     example = (torch.zeros(2, n_in), torch.zeros(2, cfg.model.latent))
     buf = io.BytesIO()
