@@ -77,7 +77,8 @@ class NodeStats:
         lifted = self.statuses['ok'] + self.statuses['implausible']
         return self.statuses['implausible'] / lifted if lifted else 0.0
 
-    def report(self, now_s: float, backend: str, precision: str) -> Report:
+    def report(self, now_s: float, backend: str, precision: str,
+               threshold: float | None = None) -> Report:
         """The period since the last report: rate, latency, persons, rejections, problems."""
         with self._lock:
             elapsed = None if self._last_report_s is None else now_s - self._last_report_s
@@ -98,6 +99,8 @@ class NodeStats:
                 'rejection_ratio': f'{self.rejection_ratio:.3f}',
                 'dropped_overwritten': str(self.dropped),
             }
+            if threshold is not None:
+                values['realism_threshold'] = f'{threshold:.6g}'
             values.update({f'persons_{k}': str(v) for k, v in sorted(self.statuses.items())})
             values.update({f'skipped_{k}': str(v) for k, v in sorted(self.skipped.items())})
             values.update({f'noted_{k}': str(v) for k, v in sorted(self.notes.items())})

@@ -301,7 +301,7 @@ class PoseLifterNode(LifecycleNode):
             return
         self.stats.set_dropped(self._slot.dropped)
         report = self.stats.report(time.monotonic(), lifter.backend.describe(),
-                                   lifter.backend.precision)
+                                   lifter.backend.precision, lifter.threshold)
         name = f'{self.get_fully_qualified_name().lstrip("/")}: lifting'
         pub.publish(convert.diagnostics_to_msg(self.get_clock().now().to_msg(), name,
                                                lifter.backend.describe(), report))
