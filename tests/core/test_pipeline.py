@@ -109,3 +109,19 @@ def test_tensorrt_missing_is_a_clear_error(tiny_model):
         pass
     with pytest.raises(BackendError, match='TensorRT is not installed'):
         create_backend(tiny_model, 'tensorrt')
+
+
+def test_baseline_backends(tiny_model):
+    from pose_lifter.core.backends.baselines import BaselineBackend
+    model = create_backend(tiny_model)
+    x = np.random.default_rng(0).normal(0, 0.05, (4, 32)).astype(np.float32)
+    zero = BaselineBackend(model.contract, 'zero_depth')
+    np.testing.assert_allclose(zero.infer(x)[0], model.infer(x)[0], atol=1e-6)
+    with pytest.raises(BackendError, match='mean_pose_units'):
+        BaselineBackend(model.contract, 'mean_pose')
+    contract = tiny_contract()
+    contract.training['mean_pose_units'] = np.arange(48.0).reshape(16, 3).tolist()
+    pose, realism = BaselineBackend(contract, 'mean_pose').infer(x)
+    assert (pose == np.arange(48.0).reshape(16, 3)).all() and (realism == 1).all()
+    with pytest.raises(BackendError, match='unknown baseline'):
+        BaselineBackend(contract, 'median')

@@ -13,6 +13,7 @@ import os
 import warnings
 from pathlib import Path
 
+import numpy as np
 import onnx
 import torch
 
@@ -67,7 +68,10 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = OPSET,
     ``reproj_tau`` overrides the config's ``model.realism_reproj_tau`` (realism multiplied by
     exp(-reprojection error / tau)); the threshold is then recalibrated on validation data.
     """
-    cfg, generator, critic, contract = restore(load_checkpoint(checkpoint))
+    ckpt = load_checkpoint(checkpoint)
+    cfg, generator, critic, contract = restore(ckpt)
+    if 'mean_pose' in ckpt:   # the mean-pose baseline of `pose-lifter eval --baseline`
+        contract.training['mean_pose_units'] = np.asarray(ckpt['mean_pose']).round(5).tolist()
     if reproj_tau is not None:
         cfg.model.realism_reproj_tau = float(reproj_tau)
     model = build_lifting_model(generator, critic, cfg.model, cfg.loss).eval()

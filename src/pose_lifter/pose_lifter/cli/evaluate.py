@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..core.backends import create_backend
+from ..core.backends.baselines import BASELINES, BaselineBackend
 from ..core.evaluation import evaluate_pose_set
 from ..core.pipeline import Lifter
 from ..core.poses import PoseFileError, load_pose_file
@@ -42,9 +43,11 @@ def run(args: argparse.Namespace) -> int:
         poses = poses.subsample(args.fps)
     if len(poses) == 0:
         raise CliError(f'{args.data}: no frames left after --subjects/--fps selection')
-    lifter = Lifter(create_backend(args.model, args.backend), realism_threshold=args.threshold,
-                    anchor_to_rays=not args.no_anchor)
-    result = evaluate_pose_set(lifter, poses, gating=not args.no_gating)
+    backend = create_backend(args.model, args.backend)
+    if args.baseline:
+        backend = BaselineBackend(backend.contract, args.baseline)
+    lifter = Lifter(backend, realism_threshold=args.threshold, anchor_to_rays=not args.no_anchor)
+    result = evaluate_pose_set(lifter, poses, gating=not (args.no_gating or args.baseline))
     result['model'] = str(args.model)
     result['backend'] = lifter.backend.describe()
     result['data'] = {'file': str(args.data), 'subjects': args.subjects or 'all',
@@ -68,6 +71,8 @@ def add_parser(sub) -> None:
     p.add_argument('--threshold', type=float, default=None)
     p.add_argument('--no-gating', action='store_true', help='skip the corrupted-input gating run')
     p.add_argument('--table', action='store_true', help='print a Markdown table, not JSON')
+    p.add_argument('--baseline', choices=BASELINES,
+                   help="score a trivial baseline with the model's contract instead")
     p.add_argument('--no-anchor', action='store_true',
                    help='score the raw network pose (no ray anchoring)')
     p.set_defaults(func=run)
