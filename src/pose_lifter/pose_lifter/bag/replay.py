@@ -187,8 +187,9 @@ class _Replay:
                 while pending_gt is not None and pending_gt[0] <= t_bag:
                     self.rec.record(GT, SKELETON3D_ARRAY, time.time_ns(), pending_gt[1])
                     pending_gt = next(gt, None)
+            sent_ns = time.time_ns()   # before publish: the output may arrive before it returns
             self.rec.publish(topic, data)
-            self.rec.record(topic, self.inputs[topic], time.time_ns(), data)
+            self.rec.record(topic, self.inputs[topic], sent_ns, data)
             if topic == keypoints:
                 stamp = header_stamp_ns(data)
                 if stamp is not None:
