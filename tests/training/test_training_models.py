@@ -46,7 +46,7 @@ def test_shapes_and_sizes_follow_the_config():
     model = build_lifting_model(generator, critic, cfg, load_config('default').loss).eval()
     p3, realism = model(x.reshape(6, -1), torch.zeros(6, 5))
     assert p3.shape == (6, 16, 3) and realism.shape == (6,)
-    assert ((realism > 0) & (realism < 1)).all()
+    assert ((realism >= 0) & (realism < 1)).all()   # exp(-e / tau) may underflow to 0
 
 
 def test_eval_mode_uses_the_latent_mean():
