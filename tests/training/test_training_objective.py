@@ -31,7 +31,7 @@ def test_thesis_text_schedule():
 
 
 def test_hpe3d_code_schedule_reproduces_the_precedence_bug():
-    cfg = LossConfig(kl_schedule='hpe3d_code', kl_floor=0.0)
+    cfg = LossConfig(kl_schedule='hpe3d_code', kl_floor=0.0, kl_peak=1e-3)   # thesis peak
     betas = [beta_schedule(e, cfg) for e in range(81)]
     assert betas[0] == 0.0 and betas[40] == 0.0 and betas[80] == 0.0
     assert betas[1] == pytest.approx(0.1 * 0.01 / 80)             # 0.1 * beta_max / 80
@@ -42,7 +42,7 @@ def test_hpe3d_code_schedule_reproduces_the_precedence_bug():
 def test_default_schedule_has_a_floor():
     cfg = load_config('default').loss
     assert beta_schedule(0, cfg) == cfg.kl_floor == 1e-5
-    assert beta_schedule(45, cfg) == pytest.approx(1e-3)
+    assert beta_schedule(45, cfg) == pytest.approx(cfg.kl_peak) == 1e-4
 
 
 def test_kl_and_masked_l1():
