@@ -125,3 +125,13 @@ def test_baseline_backends(tiny_model):
     assert (pose == np.arange(48.0).reshape(16, 3)).all() and (realism == 1).all()
     with pytest.raises(BackendError, match='unknown baseline'):
         BaselineBackend(contract, 'median')
+
+
+def test_tensorrt_engine_cache_key_covers_everything_that_invalidates_an_engine(tmp_path):
+    from pose_lifter.core.backends.tensorrt_backend import engine_cache_path
+    base = dict(content_hash='ab' * 32, trt_version='10.16', capability='sm90',
+                precision='fp16', max_persons=64)
+    ref = engine_cache_path(tmp_path, **base)
+    for key, other in (('content_hash', 'cd' * 32), ('trt_version', '10.17'),
+                       ('capability', 'sm89'), ('precision', 'fp32'), ('max_persons', 128)):
+        assert engine_cache_path(tmp_path, **{**base, key: other}) != ref, key

@@ -45,9 +45,10 @@ def compute_capability(cudart, device: int = 0) -> str:
 
 
 def engine_cache_path(cache_dir: Path, content_hash: str, trt_version: str, capability: str,
-                      precision: str) -> Path:
-    """The cache file name: every input that invalidates an engine is part of the key."""
-    name = f'{content_hash[:16]}_trt{trt_version}_{capability}_{precision}.engine'
+                      precision: str, max_persons: int) -> Path:
+    """The cache file name: every input that invalidates an engine is part of the key (the
+    batch profile too: an engine built for fewer persons cannot take a larger batch)."""
+    name = f'{content_hash[:16]}_trt{trt_version}_{capability}_{precision}_b{max_persons}.engine'
     return Path(cache_dir) / name
 
 
@@ -62,7 +63,7 @@ def build_engine(onnx_path: str | Path, cache_dir: str | Path | None = None,
     cache_dir = Path(cache_dir or os.environ.get('POSE_LIFTER_ENGINE_CACHE',
                                                  Path.home() / '.cache' / 'pose_lifter'))
     path = engine_cache_path(cache_dir, contract.content_hash, trt.__version__,
-                             compute_capability(cudart), precision)
+                             compute_capability(cudart), precision, max_persons)
     if path.is_file():
         return path
     network = builder.create_network(0)

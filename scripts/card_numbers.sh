@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Every number of models/MODEL_CARD.md on the test subject, from the shipped files alone:
+#   bash scripts/card_numbers.sh            -> out/card/*.json and the tables on stdout
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_DOMAIN_ID=${ROS_DOMAIN_ID:-43}
+bin=.venv/bin
+out=out/card
+mkdir -p "$out"
+data=models/demo_poses.npz   # test subject 07, all clips, 30 fps (eval subsamples to 10 fps)
+for run in "default:--model models/default.onnx" "supervised:--model models/supervised.onnx" \
+           "zero_depth:--baseline zero_depth" "mean_pose:--baseline mean_pose" \
+           "default_raw:--model models/default.onnx --no-anchor"; do
+  name=${run%%:*}
+  echo "== $name"
+  # shellcheck disable=SC2086
+  $bin/pose-lifter eval --data "$data" ${run#*:} --json "$out/$name.json" --table
+done
+# COCO-17 adapter cost: the same poses as a COCO-17 vs an H36M-17 bag through the live node.
+for fmt in h36m17 coco17; do
+  rm -rf "$out/bag_$fmt" "$out/replay_$fmt"
+  $bin/pose-lifter bag make "$data" --out "$out/bag_$fmt" --joint-format "$fmt" --fps 10 >/dev/null
+  $bin/pose-lifter bag replay "$out/bag_$fmt" --out "$out/replay_$fmt" --rate 2 >/dev/null
+  echo "== bag $fmt"
+  $bin/pose-lifter bag score "$out/replay_$fmt" --json "$out/bag_$fmt.json" | head -9
+done
