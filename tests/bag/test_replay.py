@@ -80,9 +80,12 @@ def test_a_plain_rosbags_bag_with_only_the_inputs_and_a_clock_gap(tmp_path, demo
         gaps = reader.custom[io.META_REPLAY]['gaps']
         assert '/detector/keypoints' in reader.topics and io.GT not in reader.topics
     assert [round(g['gap_s']) for g in gaps] == [3600]
-    assert main(['bag', 'score', str(out), '--report', str(tmp_path / 'r')]) == 0
+    assert main(['bag', 'score', str(out), '--report', str(tmp_path / 'r'),
+                 '--json', str(tmp_path / 's.json')]) == 0
     table = capsys.readouterr().out
     assert 'n/a (no ground truth)' in table and 'input frames dropped' in table
+    # the renamed input topic is found: latency from send times, not header stamps
+    assert json.loads((tmp_path / 's.json').read_text())['latency']['source'] == 'publish_time'
 
 
 def test_sigterm_stops_the_node_and_closes_the_output(small_bag, tmp_path, tiny_model,

@@ -94,3 +94,7 @@ def test_rectified_K_uses_P():
     np.testing.assert_array_equal(cam.rectified_K(), P[:, :3])
     no_p = CameraModel.from_arrays(K.ravel(), [], 'plumb_bob', np.zeros(12))
     np.testing.assert_array_equal(no_p.rectified_K(), K)
+    bad_p = P.copy()
+    bad_p[0, 0] = np.nan
+    with pytest.raises(InvalidIntrinsics):       # rejected with the CameraInfo, not per frame
+        CameraModel.from_arrays(K.ravel(), [], 'plumb_bob', bad_p.ravel())

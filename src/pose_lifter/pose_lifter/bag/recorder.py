@@ -43,7 +43,7 @@ def header_stamp_ns(data: bytes) -> int | None:
     """Stamp of a CDR message that starts with std_msgs/Header (None if too short)."""
     if len(data) < 12:
         return None
-    fmt = '<iI' if data[1] == 1 else '>iI'
+    fmt = '<iI' if data[1] & 1 else '>iI'   # CDR encapsulation: low bit = little endian
     sec, nsec = struct.unpack_from(fmt, data, 4)
     return sec * 1_000_000_000 + nsec
 

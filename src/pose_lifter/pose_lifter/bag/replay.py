@@ -99,7 +99,8 @@ class _Replay:
         remap = {'keypoints_2d': topic_name(self.opts.keypoints_topic),
                  'camera_info': topic_name(self.opts.camera_info_topic),
                  'skeletons_3d': topic_name(self.opts.skeletons_topic),
-                 'markers': topic_name(self.opts.markers_topic)}
+                 'markers': topic_name(self.opts.markers_topic),
+                 '/diagnostics': topic_name(self.opts.diagnostics_topic)}
         args = ros_args(self.opts.model, self.opts.backend, remap, self.opts.node_params)
         self.node = NodeProcess(args, self.domain_id, self.out / 'node.log')
         self.log(f'started node (pid {self.node.pid}, domain {self.domain_id}): '

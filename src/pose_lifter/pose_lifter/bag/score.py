@@ -153,22 +153,27 @@ def score(out_path: str | Path, gt_path: str | Path | None = None,
     ``threshold``: the node's realism threshold when its diagnostics do not say (informative;
     acceptance and rejection rates come from the node's ``plausible`` decisions)."""
     with BagReader(out_path) as out:
-        out.check([TopicSpec(SKELETONS, (SKELETON3D_ARRAY,)),
-                   TopicSpec(KEYPOINTS, (SKELETON2D_ARRAY,), required=False),
+        # the topic names the replay used (``bag replay --*-topic``), else the defaults
+        opts = (out.custom.get(META_REPLAY) or {}).get('options') or {}
+        skeletons = opts.get('skeletons_topic') or SKELETONS
+        keypoints = opts.get('keypoints_topic') or KEYPOINTS
+        diagnostics = opts.get('diagnostics_topic') or DIAGNOSTICS
+        out.check([TopicSpec(skeletons, (SKELETON3D_ARRAY,)),
+                   TopicSpec(keypoints, (SKELETON2D_ARRAY,), required=False),
                    TopicSpec(GT, (SKELETON3D_ARRAY,), required=False)])
-        pred = person_table(out, SKELETONS)
-        out_stamps, out_times = message_times(out, SKELETONS)
-        pub_stamps, pub_times = message_times(out, KEYPOINTS)
-        diag = last_diagnostics(out, DIAGNOSTICS)
+        pred = person_table(out, skeletons)
+        out_stamps, out_times = message_times(out, skeletons)
+        pub_stamps, pub_times = message_times(out, keypoints)
+        diag = last_diagnostics(out, diagnostics)
         custom, gt, in_stamps = out.custom, None, None
         if gt_path is None and GT in out.topics:
             gt = person_table(out, GT)
     if gt_path is not None:
         with BagReader(gt_path) as src:
             src.check([TopicSpec(GT, (SKELETON3D_ARRAY,), required=False),
-                       TopicSpec(KEYPOINTS, (SKELETON2D_ARRAY,), required=False)])
+                       TopicSpec(keypoints, (SKELETON2D_ARRAY,), required=False)])
             gt = person_table(src, GT) if GT in src.topics else None
-            in_stamps = message_times(src, KEYPOINTS)[0]
+            in_stamps = message_times(src, keypoints)[0]
             custom = {**src.custom, **{k: v for k, v in custom.items() if k == META_REPLAY}}
     if len(pub_stamps) == 0:
         pub_stamps, pub_times = (in_stamps if in_stamps is not None else out_stamps), None

@@ -46,6 +46,8 @@ def run_make(args: argparse.Namespace) -> int:
             raise ValueError(f'--{name.replace("_", "-")} must be in [0, 1]')
     if args.persons < 1 or args.noise_px < 0:
         raise ValueError('--persons must be >= 1 and --noise-px >= 0')
+    if len(args.distortion) > 5:
+        raise ValueError('--distortion takes at most 5 plumb_bob coefficients k1,k2,p1,p2,k3')
     subjects = [s for item in args.subjects or [] for s in item.split(',') if s]
     opts = SceneOptions(args.cameras, args.joint_format, args.noise_px, args.drop_prob,
                         args.low_conf_prob, args.persons, args.corrupt_prob, args.distortion,

@@ -50,6 +50,7 @@ class CameraModel:
         P = None
         if p is not None and len(p) == 12 and np.any(p):
             P = np.asarray(p, dtype=np.float64).reshape(3, 4)
+            validate_intrinsics(P[:, :3])  # once per camera, not per frame in rectified_K
         return cls(K, D, model, P)
 
     @property
@@ -58,9 +59,7 @@ class CameraModel:
 
     def rectified_K(self) -> np.ndarray:
         """(3, 3) intrinsics of the rectified image: P[:, :3] where given, else K."""
-        if self.P is None:
-            return self.K
-        return validate_intrinsics(self.P[:, :3])
+        return self.K if self.P is None else self.P[:, :3]
 
 
 def _coefficients(model: str, D: np.ndarray) -> np.ndarray:

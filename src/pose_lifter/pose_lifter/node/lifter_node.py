@@ -111,6 +111,7 @@ class PoseLifterNode(LifecycleNode):
         options = {'threads': s.threads, 'max_persons': s.max_persons, 'fp16': s.fp16}
         if s.engine_cache_dir:
             options['cache_dir'] = s.engine_cache_dir
+        backend = None
         try:
             backend = self._backend_factory(model, s.backend, **options)
             lifter = Lifter(backend)
@@ -120,6 +121,8 @@ class PoseLifterNode(LifecycleNode):
                 for _ in range(s.warmup_runs):
                     backend.infer(x)
         except Exception as exc:  # a bad model must never crash the node
+            if backend is not None:
+                backend.close()
             self.get_logger().error(f'configure failed: cannot use model {model!r} with '
                                     f'backend {s.backend!r}: {type(exc).__name__}: {exc}')
             return FAILURE
@@ -141,8 +144,8 @@ class PoseLifterNode(LifecycleNode):
             'diagnostics': self.create_publisher(DiagnosticArray, '/diagnostics', OUTPUT_QOS),
         }
         self._subscribe(s)
-        self._worker = threading.Thread(target=self._work, name='pose_lifter_worker',
-                                        daemon=True)
+        self._worker = threading.Thread(target=self._work, args=(self._slot,),
+                                        name='pose_lifter_worker', daemon=True)
         self._worker.start()
         # Steady clock: diagnostics keep flowing under use_sim_time while /clock is paused.
         self._timer = self.create_timer(s.diagnostics_period_s, self._publish_diagnostics,
@@ -181,6 +184,8 @@ class PoseLifterNode(LifecycleNode):
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop()
+        if self.lifter is not None:
+            self.lifter.backend.close()
         self.lifter = None
         return SUCCESS
 
@@ -222,8 +227,9 @@ class PoseLifterNode(LifecycleNode):
         if self._slot.put((keypoints, camera_info, time.perf_counter())):
             self.stats.set_dropped(self._slot.dropped)
 
-    def _work(self) -> None:
-        while (item := self._slot.take()) is not None:
+    def _work(self, slot: LatestSlot) -> None:
+        # its own slot: a worker outliving a deactivate never serves the next activation
+        while (item := slot.take()) is not None:
             try:
                 self._process(*item)
             except Exception as exc:  # the node never dies on input

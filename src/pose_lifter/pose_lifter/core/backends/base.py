@@ -29,6 +29,9 @@ class Backend(ABC):
         i.e. the latent mean). Returns pose3d (N, J-1, 3) root-relative body units and
         realism (N,)."""
 
+    def close(self) -> None:  # noqa: B027 - optional hook; CPU backends hold nothing
+        """Release device resources (streams, buffers); the backend is unusable afterwards."""
+
     def describe(self) -> str:
         return f'{self.name} ({self.device}, {self.precision})'
 

@@ -152,6 +152,13 @@ class TensorRTBackend(Backend):
         _check(cu.cudaStreamSynchronize(self.stream))
         return outputs[self.contract.outputs[0]], outputs[self.contract.outputs[1]]
 
-    def __del__(self):
+    def close(self) -> None:
         for ptr, _ in getattr(self, '_buffers', {}).values():
             self._cudart.cudaFree(ptr)
+        self._buffers = {}
+        if getattr(self, 'stream', None) is not None:
+            self._cudart.cudaStreamDestroy(self.stream)
+            self.stream = None
+
+    def __del__(self):
+        self.close()
