@@ -35,9 +35,9 @@ def test_supervised_preset():
 
 def test_yaml_round_trip(tmp_path):
     cfg = load_config('thesis', overrides=['model.width=256', 'train.lr=1e-3',
-                                           "data.val_subjects=['14', '07']"])
+                                           "data.val_subjects=['14', '15']"])
     assert cfg.model.width == 256 and cfg.train.lr == 1e-3
-    assert cfg.data.val_subjects == ['14', '07']
+    assert cfg.data.val_subjects == ['14', '15']
     cfg.save(tmp_path / 'c.yaml')
     assert load_config_file(tmp_path / 'c.yaml') == cfg
 
@@ -69,3 +69,9 @@ def test_unknown_preset_and_missing_file():
 
 def test_parse_overrides_nests():
     assert parse_overrides(['a.b=1', 'a.c=x']) == {'a': {'b': 1, 'c': 'x'}}
+
+
+def test_overlapping_subject_splits_are_refused():
+    from pose_lifter_training.config import ConfigError, load_config
+    with pytest.raises(ConfigError, match='disjoint'):
+        load_config('default', overrides=["data.train_subjects=['01', '07']"])

@@ -77,6 +77,7 @@ class LossConfig:
     renormalise_views: bool = True      # thesis: False (critic can use the 2D scale cue)
     consistency_3d: float = 0.1         # Chen et al. 2019 lift-rotate-project-lift, 3D term
     consistency_2d: float = 0.1         # ... and its reprojection onto the input
+    relift_updates_bn: bool = False     # True: the re-lift also updates BatchNorm running stats
     face_forward: float = 0.1           # chirality prior weight (nose in front of the body)
     face_margin: float = 0.0
 
@@ -137,6 +138,12 @@ class Config:
             raise ConfigError('model.logvar_init: kaiming|zero, model.output_init: kaiming|small')
         if self.loss.kl_hold >= self.loss.kl_period:
             raise ConfigError('loss.kl_hold must be shorter than loss.kl_period')
+        d = self.data
+        for a, b in (('train', 'val'), ('train', 'test'), ('val', 'test')):
+            shared = set(getattr(d, f'{a}_subjects')) & set(getattr(d, f'{b}_subjects'))
+            if shared:
+                raise ConfigError(f'data.{a}_subjects and data.{b}_subjects share '
+                                  f'{sorted(shared)}: splits must be disjoint')
         return self
 
 

@@ -14,6 +14,7 @@ and still trains the critic on novel views of the predictions (so realism is mea
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -88,6 +89,22 @@ class Batch:
     targets: torch.Tensor   # (B, J-1, 3) body units (supervised mode; NaN rows are skipped)
 
 
+@contextmanager
+def frozen_bn_stats(module: nn.Module, frozen: bool = True):
+    """Batch statistics for the forward pass, but no update of the running statistics (the
+    consistency re-lift sees novel views, not the real inputs that evaluation normalises)."""
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in norms]
+    if frozen:
+        for m in norms:
+            m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, momentum in zip(norms, saved):
+            m.momentum = momentum
+
+
 def clip_gradients(modules: list[nn.Module], max_norm: float, max_value: float | None) -> None:
     """Clip the grad-norm of each module separately, then (optionally) every grad value."""
     for m in modules:
@@ -150,7 +167,8 @@ def generator_losses(generator: nn.Module, critic: nn.Module, batch: Batch, pose
         terms['adv'] = bce(score, soft_labels(len(score), cfg, score))
         total = total + cfg.adv * terms['adv']
     if cfg.consistency_3d > 0 or cfg.consistency_2d > 0:
-        relift, _, _ = generator(views, torch.zeros_like(mu))         # lift the novel view
+        with frozen_bn_stats(generator, not cfg.relift_updates_bn):
+            relift, _, _ = generator(views, torch.zeros_like(mu))     # lift the novel view
         back = rotate(relift / factor[:, None, None], rot.transpose(-1, -2))
         terms['cons3d'] = (back - pose).abs().mean()
         # rescaled re-lifts of early, saturated outputs can reach the camera: clamp depth at 1
