@@ -170,7 +170,8 @@ def _fit(cfg: Config, out: Path, resume: bool, info: D.DistInfo) -> dict[str, An
             improved = bool(metrics) and metrics[cfg.train.select_metric] < run.best
             if improved:
                 run.best = metrics[cfg.train.select_metric]
-            last = metrics or (run.history[-2]['val'] if len(run.history) > 1 else {})
+            # the newest validation, however many epochs back (eval_every > 1)
+            last = next((h['val'] for h in reversed(run.history) if h['val']), {})
             state = run.state(epoch, last)
             save_checkpoint(out / 'last.pt', state)
             if improved:
