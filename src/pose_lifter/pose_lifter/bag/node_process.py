@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pose_lifter
@@ -22,6 +23,12 @@ def dds_env(domain_id: int, base: dict[str, str] | None = None) -> dict[str, str
     env['ROS_DOMAIN_ID'] = str(int(domain_id))
     env['PYTHONUNBUFFERED'] = '1'
     return env
+
+
+def pick_domain_id() -> int:
+    """A domain id (1..232) for a private node and its peer (replay, bench), varied by
+    process and time."""
+    return 1 + (os.getpid() * 7919 + time.time_ns() // 1_000_000) % 232
 
 
 def node_command() -> list[str]:

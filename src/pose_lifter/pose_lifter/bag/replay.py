@@ -38,7 +38,7 @@ from .io import (
     open_writer,
     topic_name,
 )
-from .node_process import NodeProcess, ros_args
+from .node_process import NodeProcess, pick_domain_id, ros_args
 from .recorder import INPUT_TYPES, OUTPUT_TYPES, Recorder, header_stamp_ns
 from .schedule import Schedule, load_schedule, probe_messages
 
@@ -69,11 +69,6 @@ class ReplayOptions:
     max_gap_s: float = 2.0                # longer timeline gaps are cut to this
     domain_id: int | None = None
     node_params: dict[str, object] = field(default_factory=dict)
-
-
-def pick_domain_id() -> int:
-    """A domain id for a private node/replay pair (1..232, varies by process and time)."""
-    return 1 + (os.getpid() * 7919 + time.time_ns() // 1_000_000) % 232
 
 
 class _Replay:

@@ -15,8 +15,11 @@ from ..core.pipeline import Lifter
 from ..core.poses import load_pose_file
 
 
-def _percentiles(samples_s: list[float]) -> dict:
-    ms = np.asarray(samples_s) * 1000.0
+def percentiles(samples_s: list[float]) -> dict:
+    """p50/p99/mean in ms of durations in seconds (None for no samples)."""
+    ms = np.asarray(samples_s, dtype=np.float64) * 1000.0
+    if not ms.size:
+        return {'p50_ms': None, 'p99_ms': None, 'mean_ms': None, 'runs': 0}
     return {'p50_ms': float(np.percentile(ms, 50)), 'p99_ms': float(np.percentile(ms, 99)),
             'mean_ms': float(ms.mean()), 'runs': int(ms.size)}
 
@@ -44,10 +47,10 @@ def sample_inputs(data: Path | None, n: int, seed: int = 0) -> tuple[np.ndarray,
 def bench_backend(lifter: Lifter, px: np.ndarray, K: np.ndarray, repeats: int) -> dict:
     out = {'backend': lifter.backend.describe()}
     for persons in (1, 10):
-        out[f'pipeline_{persons}_person'] = _percentiles(
+        out[f'pipeline_{persons}_person'] = percentiles(
             _time(lambda n=persons: lifter.lift(px[:n], K[:n]), repeats))
         x = np.zeros((persons, lifter.contract.input_dim), np.float32)
-        out[f'backend_{persons}_person'] = _percentiles(
+        out[f'backend_{persons}_person'] = percentiles(
             _time(lambda x=x: lifter.backend.infer(x), repeats))
     big = min(len(px), 1024)
     t = _time(lambda: lifter.lift(px[:big], K[:big]), max(3, repeats // 20), warmup=1)

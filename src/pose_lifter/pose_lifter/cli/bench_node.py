@@ -9,10 +9,7 @@ in the node's one-slot buffer: the node's own count is reported from /diagnostic
 from __future__ import annotations
 
 import os
-import random
-import signal
-import subprocess
-import sys
+import shutil
 import tempfile
 import threading
 import time
@@ -20,39 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..bag.node_process import NodeProcess, pick_domain_id
+from .bench import percentiles
+
 START_TIMEOUT_S = 120.0
 DRAIN_S = 2.0
-
-
-def _percentiles(ms: list[float]) -> dict:
-    a = np.asarray(ms)
-    if not a.size:
-        return {'p50_ms': None, 'p99_ms': None, 'mean_ms': None, 'runs': 0}
-    return {'p50_ms': float(np.percentile(a, 50)), 'p99_ms': float(np.percentile(a, 99)),
-            'mean_ms': float(a.mean()), 'runs': int(a.size)}
-
-
-def domain_id() -> int:
-    """A domain id for this run, not the caller's own (Fast DDS accepts 0..232)."""
-    own = os.environ.get('ROS_DOMAIN_ID')
-    rng = random.Random(os.getpid() ^ time.time_ns())
-    while str(d := rng.randint(1, 230)) == own:
-        pass
-    return d
-
-
-def node_command() -> tuple[list[str], dict[str, str]]:
-    """How to start the node from the same code as this process, and extra environment:
-    the installed console script, or the module of a source checkout."""
-    import pose_lifter
-
-    package_dir = Path(pose_lifter.__file__).resolve().parent
-    script = Path(sys.executable).parent / 'pose_lifter_node'
-    if script.is_file() and Path(sys.prefix).resolve() in package_dir.parents:
-        return [str(script)], {}
-    path = os.pathsep.join(p for p in (str(package_dir.parent), os.environ.get('PYTHONPATH'))
-                           if p)
-    return [sys.executable, '-m', 'pose_lifter.node'], {'PYTHONPATH': path}
 
 
 class _Receiver:
@@ -96,19 +65,18 @@ def _poll(predicate, timeout_s: float) -> bool:
     return ok
 
 
-def _failed(proc: subprocess.Popen, log) -> str | None:
+def _failed(node: NodeProcess) -> str | None:
     """Why the node cannot answer (exited, or configure failed: it then stays up, idle)."""
-    if proc.poll() is not None:
-        return f'the node exited (code {proc.returncode})'
-    log.flush()
-    if b'configure failed' in Path(log.name).read_bytes():
+    if node.exited() is not None:
+        return f'the node exited (code {node.exited()})'
+    if 'configure failed' in node.log_tail(200):
         return 'the node could not configure'
     return None
 
 
-def _wait(predicate, timeout_s: float, proc: subprocess.Popen, log, what: str) -> None:
-    ok = _poll(lambda: predicate() or _failed(proc, log) is not None, timeout_s)
-    problem = _failed(proc, log)
+def _wait(predicate, timeout_s: float, node: NodeProcess, what: str) -> None:
+    ok = _poll(lambda: predicate() or _failed(node) is not None, timeout_s)
+    problem = _failed(node)
     if problem or not ok:
         raise RuntimeError(f'{problem or f"timed out after {timeout_s:.0f} s"} while waiting '
                            f'for {what}')
@@ -125,18 +93,12 @@ def run_node_bench(model: str, backend: str, data: Path, seconds: float = 10.0,
     from ..node.convert import camera_info_msg, frame_to_msg
     from .bench import sample_inputs
 
-    domain = domain_id()
-    command, extra_env = node_command()
-    env = dict(os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST', ROS_DOMAIN_ID=str(domain),
-               **extra_env)
+    domain = pick_domain_id()
     px, K = sample_inputs(data, 64)
-    log = tempfile.NamedTemporaryFile('w+b', prefix='pose_lifter_node_', suffix='.log',
-                                      delete=False)
-    cmd = command + ['--ros-args', '-p', f'model:={model}', '-p', f'backend:={backend}',
-                            '-p', 'diagnostics_period_s:=0.5']
+    workdir = Path(tempfile.mkdtemp(prefix='pose_lifter_bench_'))
     t_start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    node = NodeProcess(['--ros-args', '-p', f'model:={model}', '-p', f'backend:={backend}',
+                        '-p', 'diagnostics_period_s:=0.5'], domain, workdir / 'node.log')
     context = Context()
     rclpy.init(context=context, domain_id=domain)
     executor = SingleThreadedExecutor(context=context)
@@ -147,10 +109,12 @@ def run_node_bench(model: str, backend: str, data: Path, seconds: float = 10.0,
         spinner.start()
         _wait(lambda: all(p.get_subscription_count() > 0 for p in pubs)
               and all(s.get_publisher_count() > 0 for s in bench.bench_subs), START_TIMEOUT_S,
-              proc, log, 'the node to come up (discovery)')
+              node, 'the node to come up (discovery)')
         frame = 0
 
-        def send(n: int) -> int:
+        def send(n: int) -> tuple[int, float]:
+            """Publish one frame of n persons; returns its stamp (ns) and send time (taken
+            before publish: the answer may arrive before publish returns)."""
             nonlocal frame
             idx = (frame * n + np.arange(n)) % len(px)
             frame += 1
@@ -158,38 +122,36 @@ def run_node_bench(model: str, backend: str, data: Path, seconds: float = 10.0,
             stamp_ns = time.time_ns()
             kp_msg.header.stamp.sec, kp_msg.header.stamp.nanosec = divmod(stamp_ns, 10**9)
             info = camera_info_msg(kp_msg.header, K[0])
+            sent_at = time.perf_counter()
             pubs[1].publish(info)
             pubs[0].publish(kp_msg)
-            return stamp_ns
+            return stamp_ns, sent_at
 
         # Warm-up: until the node answers (best-effort frames sent before its subscriptions
         # matched ours are lost).
         deadline = time.monotonic() + START_TIMEOUT_S
         while not receiver.skeletons:
-            if time.monotonic() > deadline or _failed(proc, log):
-                raise RuntimeError(_failed(proc, log) or 'the node never answered')
+            if time.monotonic() > deadline or _failed(node):
+                raise RuntimeError(_failed(node) or 'the node never answered')
             send(1)
             _poll(lambda: bool(receiver.skeletons), 0.2)
         startup_s = time.perf_counter() - t_start
         out = {'transport': 'Fast DDS, loopback, node in a separate process',
-               'command': ' '.join(command), 'rate_hz': rate_hz,
+               'command': ' '.join(node.command), 'rate_hz': rate_hz,
                'seconds_per_run': seconds, 'startup_to_first_answer_s': startup_s}
         for n in persons:
             out[f'{n}_person' if n == 1 else f'{n}_persons'] = _run(
                 send, n, receiver, rate_hz, seconds)
         return out
     except RuntimeError as exc:
-        log.seek(0)
-        tail = log.read().decode(errors='replace').strip().splitlines()[-15:]
-        raise RuntimeError(f'{exc}; node command: {" ".join(cmd)}; its log ends:\n'
-                           + '\n'.join(tail)) from None
+        raise RuntimeError(f'{exc}; node command: {" ".join(node.command)}; its log ends:\n'
+                           + node.log_tail()) from None
     finally:
         executor.shutdown(timeout_sec=5.0)
         spinner.join(timeout=5.0)
         rclpy.try_shutdown(context=context)
-        _stop(proc)
-        log.close()
-        os.unlink(log.name)
+        node.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _header():
@@ -232,8 +194,8 @@ def _run(send, n: int, receiver: _Receiver, rate_hz: float, seconds: float) -> d
         delay = t0 + k * period - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
-        stamp = send(n)
-        sent[stamp] = time.perf_counter()
+        stamp, sent_at = send(n)
+        sent[stamp] = sent_at
     elapsed = time.perf_counter() - t0
     # late answers still count for latency, not for throughput
     _poll(lambda: all(t in receiver.skeletons and t in receiver.markers for t in sent), DRAIN_S)
@@ -249,18 +211,8 @@ def _run(send, n: int, receiver: _Receiver, rate_hz: float, seconds: float) -> d
             'markers_received': len(mark), 'dropped': len(sent) - len(skel),
             'dropped_in_node_overwritten': dropped_in_node,
             'throughput_fps': len(skel) / elapsed,
-            'skeletons_latency': _percentiles([v * 1000.0 for v in skel.values()]),
-            'markers_latency': _percentiles([v * 1000.0 for v in mark.values()]),
+            'skeletons_latency': percentiles(list(skel.values())),
+            'markers_latency': percentiles(list(mark.values())),
             'node_internal_latency_p50_ms': diag.get('latency_p50_ms'),
             'node_internal_latency_p99_ms': diag.get('latency_p99_ms'),
             'backend': diag.get('backend')}
-
-
-def _stop(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=timeout_s)
