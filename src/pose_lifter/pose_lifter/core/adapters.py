@@ -22,11 +22,19 @@ BODY25_NAMES = ('nose', 'neck', 'r_shoulder', 'r_elbow', 'r_wrist', 'l_shoulder'
                 'l_wrist', 'mid_hip', 'r_hip', 'r_knee', 'r_ankle', 'l_hip', 'l_knee', 'l_ankle',
                 'r_eye', 'l_eye', 'r_ear', 'l_ear', 'l_big_toe', 'l_small_toe', 'l_heel',
                 'r_big_toe', 'r_small_toe', 'r_heel')
+# OpenPose's 18-point COCO model as ROS4HRI carries it (hri_msgs/Skeleton2D, REP-155), in the
+# order of that message's constants. OpenPose's own output lists the eyes and ears the other
+# way round (r_eye, l_eye, r_ear, l_ear); the adapter only uses their left/right midpoints, so
+# either order gives the same H36M joints.
+OPENPOSE_COCO18_NAMES = ('nose', 'neck', 'r_shoulder', 'r_elbow', 'r_wrist', 'l_shoulder',
+                         'l_elbow', 'l_wrist', 'r_hip', 'r_knee', 'r_ankle', 'l_hip', 'l_knee',
+                         'l_ankle', 'l_eye', 'r_eye', 'l_ear', 'r_ear')
 
 JOINT_FORMATS: dict[str, tuple[str, ...]] = {
     'h36m17': H36M17.joint_names,
     'coco17': COCO17_NAMES,
     'body25': BODY25_NAMES,
+    'openpose_coco18': OPENPOSE_COCO18_NAMES,
 }
 
 # Where the H36M spine joint sits on the pelvis -> thorax segment, and how far the H36M head
@@ -34,6 +42,9 @@ JOINT_FORMATS: dict[str, tuple[str, ...]] = {
 # approximations; the accuracy cost of the COCO mapping is measured in the model card.
 SPINE_FRACTION = 0.48  # measured on the CMU data: 0.477 +- 0.012
 HEAD_EXTRAPOLATION = 0.35
+# Hip width / shoulder width (joint centres), for a pelvis or thorax with one side unseen.
+# CMU data: median 0.46, 5-95 % 0.41-0.77 across rigs.
+HIP_TO_SHOULDER = 0.5
 
 
 def num_joints(joint_format: str) -> int:
@@ -69,6 +80,23 @@ def clean(keypoints: np.ndarray, confidence: np.ndarray | None) -> tuple[np.ndar
 def _mid(kp: np.ndarray, conf: np.ndarray, a: int, b: int, t: float = 0.5):
     """Point a + t (b - a) over the batch; (N, 2), (N,)."""
     return kp[:, a] + t * (kp[:, b] - kp[:, a]), np.minimum(conf[:, a], conf[:, b])
+
+
+def _mid_or_one_side(kp: np.ndarray, conf: np.ndarray, pair: tuple[int, int],
+                     guide: tuple[int, int], ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """Midpoint of a left/right ``pair``; where one of the pair is missing, estimated from
+    the other one and the parallel ``guide`` pair (hips from shoulders and back):
+    mid = seen + (+-)0.5 * ratio * (guide_left - guide_right). Its confidence is halved, so a
+    derived joint that rests on a guess is never more trusted than a seen one. (N, 2), (N,)"""
+    mid, mconf = _mid(kp, conf, *pair)
+    half = 0.5 * ratio * (kp[:, guide[0]] - kp[:, guide[1]])
+    gconf = np.minimum(conf[:, guide[0]], conf[:, guide[1]])
+    for seen, sign in ((pair[1], 1.0), (pair[0], -1.0)):   # left missing, then right missing
+        other = pair[0] if seen == pair[1] else pair[1]
+        take = (mconf <= 0) & (conf[:, other] <= 0) & (conf[:, seen] > 0) & (gconf > 0)
+        mid[take] = kp[take, seen] + sign * half[take]
+        mconf[take] = 0.5 * np.minimum(conf[take, seen], gconf[take])
+    return mid, mconf
 
 
 def _head_from_face(kp: np.ndarray, conf: np.ndarray, names: tuple[str, ...],
@@ -111,8 +139,11 @@ def to_h36m17(keypoints: np.ndarray, confidence: np.ndarray | None,
     for name in H36M17.joint_names:
         if name in names:
             out[:, h(name)], out_conf[:, h(name)] = kp[:, n(name)], conf[:, n(name)]
-    out[:, h('pelvis')], out_conf[:, h('pelvis')] = _mid(kp, conf, n('l_hip'), n('r_hip'))
-    thorax, thorax_conf = _mid(kp, conf, n('l_shoulder'), n('r_shoulder'))
+    out[:, h('pelvis')], out_conf[:, h('pelvis')] = _mid_or_one_side(
+        kp, conf, (n('l_hip'), n('r_hip')), (n('l_shoulder'), n('r_shoulder')), HIP_TO_SHOULDER)
+    thorax, thorax_conf = _mid_or_one_side(
+        kp, conf, (n('l_shoulder'), n('r_shoulder')), (n('l_hip'), n('r_hip')),
+        1.0 / HIP_TO_SHOULDER)
     out[:, h('thorax')], out_conf[:, h('thorax')] = thorax, thorax_conf
     out[:, h('spine')], out_conf[:, h('spine')] = _mid(
         out, out_conf, h('pelvis'), h('thorax'), SPINE_FRACTION)

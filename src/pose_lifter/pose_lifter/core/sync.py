@@ -1,12 +1,18 @@
 """Input flow without ROS: an approximate-time synchroniser and a single-slot latest buffer.
 
 ``ApproximateSync`` has the semantics of message_filters' Python ``ApproximateTimeSynchronizer``
-(ros2/message_filters): every input keeps its newest ``queue_size`` messages keyed by stamp;
-when a message arrives, the other inputs' messages within ``slop`` of its stamp are tried,
-closest first, and the first combination whose stamps all lie within ``slop`` of each other is
-emitted once and removed from the queues (stamps within ``slop`` count as matching, bounds
-included). The node uses message_filters where it is installed
-and this class otherwise; both are driven by the same tests.
+(ros2/message_filters 6.x): every input keeps its newest ``queue_size`` messages keyed by stamp
+(a message with the stamp of a queued one replaces it); when a message arrives, the other
+inputs' messages near its stamp are tried, closest first (ties in arrival order), and the first
+combination is emitted once and removed from the queues. A message that its own queue evicted
+at once (older than a full queue) is never emitted.
+
+The slop boundary, one rule for both synchronisers: a combination matches when its newest and
+oldest stamps differ by **strictly less** than the slop, ``max - min < slop`` (a pair exactly
+``slop`` apart does not match; so a slop of 0 matches nothing). The slop is turned into integer
+nanoseconds as rclpy's ``Duration(seconds=slop)`` does it (truncated, not rounded). The node
+uses message_filters where it is installed and this class otherwise; tests/core/test_sync.py
+drives both with the same cases.
 
 ``LatestSlot`` is the node's load shedding: a one-element buffer that a newer input overwrites
 (counted as a drop), so a slow consumer always works on the newest frame and no queue grows.
@@ -19,6 +25,16 @@ from collections.abc import Callable
 from typing import Any
 
 NS_PER_S = 1_000_000_000
+
+
+def slop_ns(slop_s: float) -> int:
+    """Slop in integer nanoseconds, truncated exactly as rclpy's ``Duration(seconds=...)``."""
+    return int(slop_s * NS_PER_S)
+
+
+def within_slop(stamps_ns, slop: int) -> bool:
+    """The boundary rule: stamps (ns) match when ``max - min < slop`` (slop in ns)."""
+    return max(stamps_ns) - min(stamps_ns) < slop
 
 
 def header_stamp_ns(msg: Any) -> int:
@@ -53,7 +69,7 @@ class ApproximateSync:
         if slop_s < 0:
             raise ValueError(f'slop must be >= 0 s, got {slop_s}')
         self.queue_size = int(queue_size)
-        self.slop_ns = int(round(slop_s * NS_PER_S))
+        self.slop_ns = slop_ns(slop_s)
         self._queues: list[dict[int, Any]] = [{} for _ in range(num_inputs)]
         self._callbacks: list[Callable[..., None]] = [callback] if callback else []
         self._stamp = stamp
@@ -70,6 +86,8 @@ class ApproximateSync:
             queue[t] = msg
             while len(queue) > self.queue_size:
                 del queue[min(queue)]
+            if t not in queue:          # older than everything in a full queue: evicted
+                return False
             match = self._match(index, t)
             if match is None:
                 return False
@@ -85,13 +103,13 @@ class ApproximateSync:
             if i == index:
                 candidates.append([t])
                 continue
-            near = sorted((s for s in queue if abs(s - t) <= self.slop_ns),
+            near = sorted((s for s in queue if abs(s - t) < self.slop_ns),
                           key=lambda s: abs(s - t))
             if not near:
                 return None
             candidates.append(near)
         for combo in itertools.product(*candidates):
-            if max(combo) - min(combo) <= self.slop_ns:
+            if within_slop(combo, self.slop_ns):
                 return combo
         return None
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import array
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from builtin_interfaces.msg import Duration
@@ -24,28 +23,9 @@ from ..core.markers import ADD, LINE_LIST, MarkerGeometry
 from ..core.pipeline import LiftResult
 from ..core.skeleton import H36M17
 from ..core.undistort import CameraModel
+from .inputs import BadInput, Frame2D, frame_from_arrays, select_persons  # noqa: F401
 
 OUTPUT_FORMAT = H36M17.name
-
-
-class BadInput(ValueError):
-    """An input message that cannot be used; ``reason`` is its diagnostics counter key."""
-
-    def __init__(self, reason: str, detail: str):
-        super().__init__(detail)
-        self.reason = reason
-
-
-@dataclass
-class Frame2D:
-    """One Skeleton2DArray as arrays (after truncation to ``max_persons``)."""
-
-    keypoints: np.ndarray       # (N, J, 2) float64 pixels, NaN where missing
-    confidence: np.ndarray      # (N, J) float64
-    ids: list[str]              # N track ids ('' = none)
-    joint_format: str
-    truncated: int = 0          # persons dropped by the max_persons cap
-    non_finite: int = 0         # persons with at least one NaN/inf coordinate or confidence
 
 
 def frame_from_msg(msg, max_persons: int) -> Frame2D:
@@ -70,20 +50,8 @@ def frame_from_msg(msg, max_persons: int) -> Frame2D:
         kp[i, :, 1] = skel.y
         if lengths[2]:
             conf[i] = skel.confidence
-    non_finite = int((~np.isfinite(kp).all(axis=(1, 2)) | ~np.isfinite(conf).all(axis=1)).sum())
-    keep = select_persons(conf, max_persons)
-    return Frame2D(kp[keep], conf[keep], [msg.skeletons[i].id for i in keep],
-                   msg.joint_format, n - len(keep), non_finite)
-
-
-def select_persons(confidence: np.ndarray, max_persons: int) -> np.ndarray:
-    """Indices (in input order) of the ``max_persons`` persons with the highest mean
-    confidence. confidence: (N, J) -> (min(N, max_persons),) int."""
-    n = len(confidence)
-    if n <= max_persons:
-        return np.arange(n)
-    score = np.nan_to_num(confidence, nan=0.0).clip(0.0, 1.0).mean(axis=1)
-    return np.sort(np.argsort(-score, kind='stable')[:max_persons])
+    return frame_from_arrays(kp, conf, [s.id for s in msg.skeletons], msg.joint_format,
+                             max_persons)
 
 
 def camera_from_msg(msg) -> CameraModel:

@@ -1,10 +1,14 @@
 """The ``pose_lifter`` lifecycle node: a thin shell around core.pipeline.Lifter (DESIGN §9).
 
-configure: read parameters, build the backend and Lifter, warm up (FAILURE with the reason on a
-bad model). activate: publishers, subscriptions (keypoints_2d synchronised with camera_info) and
-a worker thread. Callbacks only put the newest input into a one-element slot; the worker lifts
-all persons of a frame in one call and publishes skeletons_3d, markers and, from a timer,
-/diagnostics. Every bad input is counted by reason, logged (throttled) and skipped.
+configure: read parameters, start /diagnostics (a plain publisher and a steady timer, so a
+failed configure is reported as ERROR), build the backend and Lifter, warm up (FAILURE with the
+reason on a bad model), create skeletons_3d and markers as lifecycle publishers (they stay
+until cleanup: inactive, they publish nothing but do not vanish). activate: subscriptions for
+the input_format (node/sources.py; keypoints synchronised with camera_info) and a worker
+thread. Callbacks only put the newest input into a one-element slot; the worker lifts all
+persons of a frame in one call and publishes skeletons_3d and markers. Every bad input is
+counted by reason, logged (throttled) and skipped. deactivate: subscriptions and worker stop,
+markers on screen are deleted. cleanup/shutdown: publishers, timer and backend are released.
 """
 from __future__ import annotations
 
@@ -17,34 +21,38 @@ from typing import Any
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
-from pose_lifter_msgs.msg import Skeleton2DArray, Skeleton3DArray
+from pose_lifter_msgs.msg import Skeleton3DArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from visualization_msgs.msg import MarkerArray
 
 from ..core.backends import create_backend
 from ..core.camera import InvalidIntrinsics, intrinsics
-from ..core.diagnostics import LogThrottle, NodeStats
+from ..core.diagnostics import (
+    InputMonitor,
+    LogThrottle,
+    NodeStats,
+    Report,
+    assess,
+    input_condition,
+)
 from ..core.markers import MarkerRegistry, MarkerStyle, delete_markers, skeleton_markers
 from ..core.pipeline import Lifter
-from ..core.sync import ApproximateSync, LatestSlot, header_stamp_ns
+from ..core.sync import LatestSlot, header_stamp_ns
 from ..core.undistort import CameraModel, UnknownDistortionModel, undistort_points
 from ..resources import default_model
-from . import convert
-from .params import NAMES, RUNTIME, Settings, check, descriptor, load_defaults
-
-try:  # message_filters comes with a full ROS install, not with the PyPI wheels
-    import message_filters
-except ImportError:  # pragma: no cover - depends on the installation
-    message_filters = None
+from . import convert, sources
+from .params import NAMES, RUNTIME, Settings, check, descriptor, load_defaults, settings_problem
 
 OUTPUT_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 # A stamp this much older than the last processed one is a time reset (bag loop, sim time
 # restart), not a late message: ordering restarts instead of skipping everything after it.
 TIME_RESET_S = 1.0
+# /diagnostics: how often the level is re-evaluated (a change is published at once; the full
+# report goes out every diagnostics_period_s).
+DIAGNOSTICS_CHECK_S = 0.1
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 
 
@@ -65,9 +73,14 @@ class PoseLifterNode(LifecycleNode):
         self._slot = LatestSlot()
         self._registry = MarkerRegistry()
         self._worker: threading.Thread | None = None
-        self._subs: list[Any] = []
+        self._inputs: sources.Inputs | None = None
         self._pubs: dict[str, Any] = {}
+        self._diag_pub = None
         self._timer = None
+        self._active = False
+        self._configure_error: str | None = None
+        self._monitor: InputMonitor | None = None
+        self._diag_last: tuple[float, tuple] = (-float('inf'), ())
         self._camera: tuple[tuple, CameraModel] | None = None
         self._last_stamp_ns: int | None = None
         self._last_header = convert.Header()
@@ -106,7 +119,17 @@ class PoseLifterNode(LifecycleNode):
 
     # ----------------------------------------------------------------- lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        s = self.settings()
+        s = self._s = self.settings()
+        self._start_diagnostics(s)
+        self._configure_error = None
+        problem = settings_problem(s)
+        if problem is None:
+            try:
+                sources.message_types(s.input_format)
+            except sources.InputUnavailable as exc:
+                problem = str(exc)
+        if problem is not None:
+            return self._configure_failed(problem)
         model = s.model or str(default_model())
         options = {'threads': s.threads, 'max_persons': s.max_persons, 'fp16': s.fp16}
         if s.engine_cache_dir:
@@ -123,60 +146,66 @@ class PoseLifterNode(LifecycleNode):
         except Exception as exc:  # a bad model must never crash the node
             if backend is not None:
                 backend.close()
-            self.get_logger().error(f'configure failed: cannot use model {model!r} with '
-                                    f'backend {s.backend!r}: {type(exc).__name__}: {exc}')
-            return FAILURE
+            return self._configure_failed(f'cannot use model {model!r} with backend '
+                                          f'{s.backend!r}: {type(exc).__name__}: {exc}')
         self.lifter = lifter
+        self._pubs = {
+            'skeletons': self.create_lifecycle_publisher(Skeleton3DArray, 'skeletons_3d',
+                                                         OUTPUT_QOS),
+            'markers': self.create_lifecycle_publisher(MarkerArray, 'markers', OUTPUT_QOS),
+        }
         self.get_logger().info(
             f'configured: model {model}, backend {backend.describe()}, precision '
             f'{backend.precision}, realism threshold {lifter.threshold:.3f}')
         return SUCCESS
 
+    def _configure_failed(self, reason: str) -> TransitionCallbackReturn:
+        """FAILURE with the reason in the log and as ERROR on /diagnostics."""
+        self._configure_error = reason
+        self.get_logger().error(f'configure failed: {reason}')
+        self._publish_diagnostics(force=True)
+        return FAILURE
+
+    def _start_diagnostics(self, s: Settings) -> None:
+        """/diagnostics from configure on: a plain publisher (a lifecycle one would stay
+        silent outside active, and a failed configure must be reported) and a steady timer
+        (diagnostics keep flowing under use_sim_time while /clock is paused)."""
+        if self._diag_pub is None:
+            self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', OUTPUT_QOS)
+        if self._timer is not None:
+            self.destroy_timer(self._timer)
+        self._timer = self.create_timer(min(DIAGNOSTICS_CHECK_S, s.diagnostics_period_s),
+                                        self._publish_diagnostics,
+                                        clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self._diag_last = (-float('inf'), ())
+
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         s = self._s = self.settings()
+        problem = settings_problem(s)
+        if problem is not None:
+            self.get_logger().error(f'activate failed: {problem}')
+            return FAILURE
+        result = super().on_activate(state)     # lifecycle publishers on before any input
+        if result != SUCCESS:
+            return result
         self.stats = NodeStats()
         self._slot = LatestSlot()
         self._last_stamp_ns = None
         self._camera = None
-        self._pubs = {
-            'skeletons': self.create_publisher(Skeleton3DArray, 'skeletons_3d', OUTPUT_QOS),
-            'markers': self.create_publisher(MarkerArray, 'markers', OUTPUT_QOS),
-            'diagnostics': self.create_publisher(DiagnosticArray, '/diagnostics', OUTPUT_QOS),
-        }
-        self._subscribe(s)
+        self._monitor = InputMonitor(time.monotonic(), s.use_camera_info)
+        try:
+            self._inputs = sources.Inputs(self, s, self._offer, self._monitor, self._skip)
+        except sources.InputUnavailable as exc:
+            self.get_logger().error(f'activate failed: {exc}')
+            super().on_deactivate(state)
+            return FAILURE
         self._worker = threading.Thread(target=self._work, args=(self._slot,),
                                         name='pose_lifter_worker', daemon=True)
         self._worker.start()
-        # Steady clock: diagnostics keep flowing under use_sim_time while /clock is paused.
-        self._timer = self.create_timer(s.diagnostics_period_s, self._publish_diagnostics,
-                                        clock=Clock(clock_type=ClockType.STEADY_TIME))
-        sync = ('off' if not s.use_camera_info else
-                'message_filters' if message_filters else 'core.sync')
-        self.get_logger().info(f'active: keypoints_2d -> skeletons_3d, markers (camera_info '
-                               f'sync: {sync})')
-        return super().on_activate(state)
-
-    def _subscribe(self, s: Settings) -> None:
-        qos = qos_profile_sensor_data
-        if not s.use_camera_info:
-            self._subs = [self.create_subscription(Skeleton2DArray, 'keypoints_2d',
-                                                   self._on_keypoints, qos)]
-        elif message_filters is not None:
-            subs = [message_filters.Subscriber(self, Skeleton2DArray, 'keypoints_2d',
-                                               qos_profile=qos),
-                    message_filters.Subscriber(self, CameraInfo, 'camera_info',
-                                               qos_profile=qos)]
-            self._sync = message_filters.ApproximateTimeSynchronizer(
-                subs, s.sync_queue_size, s.sync_slop_s)
-            self._sync.registerCallback(self._on_pair)
-            self._subs = [getattr(f, 'sub', f) for f in subs]
-        else:
-            self._sync = ApproximateSync(2, s.sync_queue_size, s.sync_slop_s, self._on_pair)
-            self._subs = [
-                self.create_subscription(Skeleton2DArray, 'keypoints_2d',
-                                         lambda m: self._sync.add(0, m), qos),
-                self.create_subscription(CameraInfo, 'camera_info',
-                                         lambda m: self._sync.add(1, m), qos)]
+        self._active = True
+        self.get_logger().info(f'active: {self._inputs.topics} -> skeletons_3d, markers '
+                               f'(camera_info sync: {self._inputs.sync})')
+        return SUCCESS
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop()
@@ -184,9 +213,7 @@ class PoseLifterNode(LifecycleNode):
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop()
-        if self.lifter is not None:
-            self.lifter.backend.close()
-        self.lifter = None
+        self._release()
         return SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -197,32 +224,37 @@ class PoseLifterNode(LifecycleNode):
         return self.on_cleanup(state)
 
     def _stop(self) -> None:
-        """Stop the worker, delete markers on screen, destroy subscriptions and publishers."""
+        """Stop the inputs and the worker, delete markers on screen (publishers stay)."""
+        self._active = False
         self._slot.close()
-        for sub in self._subs:
-            self.destroy_subscription(sub)
-        self._subs = []
+        if self._inputs is not None:
+            self._inputs.close()
+            self._inputs = None
         if self._worker is not None:
             self._worker.join(timeout=10.0)
             self._worker = None
-        if self._timer is not None:
-            self.destroy_timer(self._timer)
-            self._timer = None
         markers = self._pubs.get('markers')
         gone = self._registry.clear()
         if markers is not None and gone and self.context.ok():
             markers.publish(convert.markers_to_msg(self._last_header, delete_markers(gone)))
+
+    def _release(self) -> None:
+        """Destroy publishers and the diagnostics timer, free the backend (cleanup)."""
         for pub in self._pubs.values():
-            self.destroy_publisher(pub)
+            self.destroy_lifecycle_publisher(pub)
         self._pubs = {}
+        if self._timer is not None:
+            self.destroy_timer(self._timer)
+            self._timer = None
+        if self._diag_pub is not None:
+            self.destroy_publisher(self._diag_pub)
+            self._diag_pub = None
+        if self.lifter is not None:
+            self.lifter.backend.close()
+        self.lifter = None
+        self._configure_error = None
 
     # ----------------------------------------------------------------- input
-    def _on_keypoints(self, msg) -> None:
-        self._offer(msg, None)
-
-    def _on_pair(self, keypoints, camera_info) -> None:
-        self._offer(keypoints, camera_info)
-
     def _offer(self, keypoints, camera_info) -> None:
         if self._slot.put((keypoints, camera_info, time.perf_counter())):
             self.stats.set_dropped(self._slot.dropped)
@@ -261,7 +293,7 @@ class PoseLifterNode(LifecycleNode):
                 return self._skip('out_of_order', f'stamp {stamp} ns is older than {last} ns')
             self.get_logger().warning('time jumped back; restarting stamp ordering')
         try:
-            frame = convert.frame_from_msg(msg, s.max_persons)
+            frame = sources.read_frame(s.input_format, msg, info, s.max_persons)
             camera = (self._camera_model(info) if info is not None else
                       CameraModel(intrinsics(s.fx, s.fy, s.cx, s.cy), np.zeros(0)))
         except convert.BadInput as exc:
@@ -280,7 +312,10 @@ class PoseLifterNode(LifecycleNode):
             result = lifter.lift(keypoints, K, frame.confidence, frame.joint_format)
         except ValueError as exc:
             return self._skip('bad_input', str(exc))
-        header = self._last_header = convert.output_header(msg.header)
+        header = convert.output_header(msg.header)
+        if not header.frame_id and info is not None:     # e.g. an unstamped detector frame
+            header.frame_id = info.header.frame_id.lstrip('/')
+        self._last_header = header
         self._pubs['skeletons'].publish(convert.result_to_msg(header, frame.ids, result))
         if self._publish_markers:
             geometry = skeleton_markers(result.joints3d, result.plausible, frame.ids,
@@ -300,17 +335,35 @@ class PoseLifterNode(LifecycleNode):
             self.get_logger().warning(f'{frame.truncated} persons over max_persons dropped '
                                       '(most confident kept)')
 
-    def _publish_diagnostics(self) -> None:
-        lifter = self.lifter
-        pub = self._pubs.get('diagnostics')
-        if lifter is None or pub is None:
+    def _publish_diagnostics(self, force: bool = False) -> None:
+        """Every DIAGNOSTICS_CHECK_S: publish when diagnostics_period_s has passed or the
+        level changed (so WARN/STALE/ERROR show at once)."""
+        pub, lifter, s = self._diag_pub, self.lifter, self._s
+        if pub is None:
             return
-        self.stats.set_dropped(self._slot.dropped)
-        report = self.stats.report(time.monotonic(), lifter.backend.describe(),
-                                   lifter.backend.precision, lifter.threshold)
+        now = time.monotonic()
+        active, monitor = self._active, self._monitor
+        inputs = (input_condition(monitor.state(now), s.stale_after_s, s.sync_slop_s)
+                  if active and monitor is not None else None)
+        key = (self._configure_error is None, active, None if inputs is None else inputs.level)
+        last_s, last_key = self._diag_last
+        if not force and key == last_key and now - last_s < s.diagnostics_period_s - 1e-3:
+            return
+        self._diag_last = (now, key)
+        stats, hardware = None, s.backend
+        values = {'model': s.model or str(default_model()), 'backend': s.backend}
+        if lifter is not None:
+            hardware = lifter.backend.describe()
+            self.stats.set_dropped(self._slot.dropped)
+            stats = self.stats.report(now, hardware, lifter.backend.precision, lifter.threshold)
+            values = stats.values
+        values = {**values, 'input_format': s.input_format,
+                  'camera_info_sync': sources.sync_kind(s)}
+        status = assess(self._configure_error, active, inputs, stats)
         name = f'{self.get_fully_qualified_name().lstrip("/")}: lifting'
+        report = Report(status.level, status.message, values)
         pub.publish(convert.diagnostics_to_msg(self.get_clock().now().to_msg(), name,
-                                               lifter.backend.describe(), report))
+                                               hardware, report))
 
     # ----------------------------------------------------------------- start-up
     def autostart(self) -> bool:

@@ -19,6 +19,8 @@ from ..core.markers import GATE_MODES
 from ..resources import share_dir
 
 CONFIG_FILE = ('config', 'lifter.yaml')
+# What arrives on keypoints_2d (or, for hri, on the ROS4HRI body topics): see node/sources.py.
+INPUT_FORMATS = ('pose_lifter', 'yolo_ros', 'hri')
 
 
 class ConfigError(ValueError):
@@ -57,6 +59,10 @@ class Settings:
                               'camera ray (exact reprojection); false: raw network pose',
                               runtime=True)
     gate_mode: str = _p('markers of implausible poses', choices=GATE_MODES, runtime=True)
+    input_format: str = _p('input messages: pose_lifter (Skeleton2DArray on keypoints_2d), '
+                           'yolo_ros (yolo_msgs/DetectionArray on keypoints_2d), hri (ROS4HRI '
+                           '/humans/bodies/tracked and /humans/bodies/<id>/skeleton2d)',
+                           choices=INPUT_FORMATS)
     use_camera_info: bool = _p('synchronise with camera_info; false: intrinsics from fx, fy, '
                                'cx, cy')
     undistort: bool = _p('undistort keypoints with CameraInfo D (false: the detector ran on '
@@ -66,7 +72,8 @@ class Settings:
     cx: float = _p('principal point x (px) when use_camera_info is false', -1.0e5, 1.0e5)
     cy: float = _p('principal point y (px) when use_camera_info is false', -1.0e5, 1.0e5)
     sync_queue_size: int = _p('approximate-time sync queue per input', 1, 1000)
-    sync_slop_s: float = _p('approximate-time sync: max stamp difference (s)', 0.0, 10.0)
+    sync_slop_s: float = _p('approximate-time sync: keypoints and camera_info match when '
+                            'their stamps differ by strictly less than this (s)', 1.0e-6, 10.0)
     publish_markers: bool = _p('publish visualization_msgs/MarkerArray on markers',
                                runtime=True)
     marker_bone_width: float = _p('bone line width (m)', 0.001, 1.0, runtime=True)
@@ -75,6 +82,8 @@ class Settings:
                                   runtime=True)
     marker_alpha: float = _p('marker opacity', 0.0, 1.0, runtime=True)
     diagnostics_period_s: float = _p('period of /diagnostics (s)', 0.1, 60.0)
+    stale_after_s: float = _p('/diagnostics turns STALE after this long without keypoints (s); '
+                              '0 = never', 0.0, 86400.0)
     log_throttle_s: float = _p('minimum time between log lines of one kind (s)', 0.0, 3600.0,
                                runtime=True)
 
@@ -125,6 +134,14 @@ def check(name: str, value: Any) -> str | None:
         return f'{name} must be in [{spec.range[0]}, {spec.range[1]}], got {value}'
     if spec.choices is not None and value not in spec.choices:
         return f'{name} must be one of {list(spec.choices)}, got {value!r}'
+    return None
+
+
+def settings_problem(s: Settings) -> str | None:
+    """Why a combination of parameters cannot work (checked at configure and activate)."""
+    if s.input_format == 'hri' and not s.use_camera_info:
+        return ('input_format hri needs use_camera_info true: ROS4HRI keypoints are '
+                'normalised, and the CameraInfo width/height turn them into pixels')
     return None
 
 
