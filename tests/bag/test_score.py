@@ -113,3 +113,137 @@ def test_cli_writes_markdown_html_json_and_plots(perfect, small_bag, tmp_path, c
         '--threshold'
     assert 'realism_real' not in data['gating'] and 'samples_ms' not in data['latency']
     assert '<img src="realism.png"' in (report / 'report.html').read_text()
+
+
+def _leaves(value, path=()):
+    """(path, value) of every leaf of a JSON tree."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaves(v, path + (k,))
+    else:
+        yield path, value
+
+
+@pytest.fixture(scope='module')
+def scored(perfect, small_bag, tmp_path_factory):
+    """The CLI's report of the perfect fake output, GT and inputs from the made bag."""
+    report = tmp_path_factory.mktemp('scored') / 'report'
+    assert main(['bag', 'score', str(perfect), '--gt', str(small_bag), '--report',
+                 str(report)]) == 0
+    return report, json.loads((report / 'score.json').read_text())
+
+
+def test_every_metric_in_score_json_has_a_glossary_line_in_the_report(scored):
+    from pose_lifter.bag import glossary
+    report, data = scored
+    sections = ('accuracy', 'gating', 'latency', 'baselines', 'outputs', 'matched_persons')
+    leaves = [p for p, _ in _leaves({k: data[k] for k in sections})]
+    assert len(leaves) > 60
+    missing = [p for p in leaves if glossary.entry(p) is None]
+    assert not missing, missing
+    md = (report / 'report.md').read_text()
+    glossary_md = md.split('## Glossary', 1)[1]
+    for path in leaves:
+        label, meaning, direction = glossary.entry(path)
+        assert f'- **{label}**: {meaning} ({direction}).' in glossary_md, path
+    # Keys that mean different things in different places get different lines.
+    assert glossary.entry(('accuracy', 'metrics', 'auc')) != glossary.entry(('gating', 'auc'))
+    assert glossary.entry(('nonsense',)) is None
+
+
+def test_the_report_says_what_went_in_with_the_model_hash(scored, small_bag):
+    from pose_lifter.core.backends.onnx_backend import read_contract
+    from pose_lifter.resources import default_model
+    report, data = scored
+    made = data['inputs']['bag_make']
+    assert made['joint_format'] == 'coco17' and made['noise_px'] == 1.0
+    assert made['persons'] == 2 and made['corrupt_prob'] == 0.25
+    assert made['drop_prob'] == 0.02 and made['low_conf_prob'] == 0.05
+    assert made['fps'] == 10.0 and made['max_frames'] == 24 and made['clip_fps'] == [10.0]
+    assert made['source'].endswith('demo_poses.npz')
+    digest = read_contract(default_model()).content_hash
+    assert data['inputs']['model']['content_hash'] == digest and len(digest) == 64
+    md = (report / 'report.md').read_text()
+    inputs = md.split('## What went in', 1)[1].split('##', 1)[0]
+    for row in ('| joint format | coco17 |', '| pixel noise (std, px) | 1.0 |',
+                '| persons per frame | 2 |',
+                '| corrupted skeletons (per person and frame) | 25.0 % |',
+                '| missing joints (drop probability) | 2.0 % |',
+                f'| model content hash | {digest} |',
+                '| frame rate (fps) | 10 |'):
+        assert row in inputs, row
+    assert '<h2>What went in</h2>' in (report / 'report.html').read_text()
+
+
+def test_the_baselines_stand_beside_the_model_on_the_same_persons(scored):
+    report, data = scored
+    base = data['baselines']
+    assert set(base) == {'model', 'zero_depth', 'mean_pose'}
+    assert base['model']['mpjpe'] == pytest.approx(0.0, abs=1e-3)     # perfect predictions
+    for kind in ('zero_depth', 'mean_pose'):
+        # The fake node "lifted" every person; the pipeline leaves out those with too few
+        # joints (drop_prob), so a baseline may cover slightly fewer of the same persons.
+        assert 0.9 * base['model']['count'] <= base[kind]['count'] <= base['model']['count']
+        assert base[kind]['pa_mpjpe'] > 20.0          # a trivial lift is clearly wrong
+    md = (report / 'report.md').read_text()
+    table = md.split('## Model vs baselines', 1)[1].split('##', 1)[0]
+    assert '| metric | model | zero-depth | mean-pose |' in table
+    assert '| MPJPE (mm) | 0.0 |' in table and '| persons |' in table
+
+
+def test_without_camera_info_the_baselines_say_why(small_bag, tmp_path):
+    # The fake output holds keypoints and GT but no CameraInfo.
+    r = score(fake_output(small_bag, tmp_path / 'nocam', with_gt=True))
+    assert r['baselines']['model']['count'] > 0
+    assert 'error' in r['baselines']['zero_depth']
+
+
+def test_the_report_goes_under_out_by_default(perfect, small_bag, tmp_path, monkeypatch,
+                                              capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(['bag', 'score', str(perfect) + '/', '--gt', str(small_bag)]) == 0
+    page = tmp_path / 'out' / perfect.name / 'report' / 'report.html'
+    assert page.is_file()
+    assert f'report: out/{perfect.name}/report/report.html' in capsys.readouterr().out
+
+
+def test_latency_plot_marks_p50_and_p99():
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    from pose_lifter.bag.plots import latency_figure
+    ms = np.concatenate([np.full(98, 5.0), [40.0, 50.0]])
+    fig = latency_figure(plt, ms, 'publish_time')
+    ax = fig.axes[0]
+    lines = {ln.get_label(): ln.get_xdata()[0] for ln in ax.get_lines()}
+    assert lines == {f'p50 {np.percentile(ms, 50):.1f} ms': np.percentile(ms, 50),
+                     f'p99 {np.percentile(ms, 99):.1f} ms': np.percentile(ms, 99)}
+    assert {t.get_text() for t in ax.texts} == {'p50', 'p99'}
+    plt.close(fig)
+
+
+def test_skeleton_panels_have_equal_axes_side_colours_and_a_telling_title(small_bag):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    from pose_lifter.bag.plots import SIDE_COLOURS, skeleton_figure
+    from pose_lifter.core.skeleton import H36M17
+    with io.BagReader(small_bag) as reader:
+        gt = [m for _, m in reader.decoded(io.GT)][0].skeletons[0]
+    pose = np.array([(p.x, p.y, p.z) for p in gt.joints]) * 1000.0
+    pose = pose - pose[0]
+    ex = {'gt_mm': pose[None], 'pred_mm': (pose * [1.0, 1.0, 3.0])[None],
+          'mpjpe': np.array([42.0]), 'clip': ['07_01'], 'frame_id': ['camera_0_optical_frame'],
+          'distance_m': np.array([6.25])}
+    fig = skeleton_figure(plt, ex)
+    ax = fig.axes[0]
+    spans = [np.ptp(lim) for lim in (ax.get_xlim(), ax.get_ylim(), ax.get_zlim())]
+    assert spans == pytest.approx([spans[0]] * 3)
+    colours = {matplotlib.colors.to_hex(ln.get_color()) for ln in ax.get_lines()}
+    assert colours == {matplotlib.colors.to_hex(SIDE_COLOURS[s]) for s in (1, -1, 0)}
+    assert len(ax.get_lines()) == 2 * len(H36M17.bones)
+    title = ax.get_title()
+    assert '07_01' in title and 'camera_0_optical_frame' in title and '6.2 m' in title
+    plt.close(fig)

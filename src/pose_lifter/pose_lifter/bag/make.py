@@ -52,13 +52,17 @@ def select_poses(path: str | Path, subjects: list[str] | None, fps: float | None
     return poses
 
 
-def metadata(views: list[ClipView], opts: SceneOptions, source: str, frames: int) -> dict:
-    """The JSON written to custom_data: how to read this bag's labels and cameras."""
+def metadata(views: list[ClipView], opts: SceneOptions, source: str, frames: int,
+             selection: dict | None = None) -> dict:
+    """The JSON written to custom_data: what went in (source, options, selection) and how to
+    read this bag's labels and cameras. ``bag replay`` copies it into its output, so ``bag
+    score`` can report it."""
     return {
         'generator': 'pose-lifter bag make',
         'source': source,
         'frames': frames,
         'options': asdict(opts),
+        'selection': selection or {},
         'labels': {'corrupt_id_prefix': CORRUPT_PREFIX, 'id_format': 'corrupt:<kind>:<track>',
                    'gt_status_real': GT_STATUS, 'gt_status_corrupt': 'corrupt:<kind>',
                    'note': 'corruptions of core.corruptions on the camera-frame 3D before '
@@ -111,8 +115,9 @@ def make_bag(poses_path: str | Path, out: str | Path, opts: SceneOptions,
         for view in views:
             t0, n = _write_clip(writer, conns, view, t0, opts.joint_format, opts.distortion)
             persons += n
+        selection = {'subjects': subjects, 'fps': fps, 'max_frames': max_frames}
         writer.set_custom_data(META_MAKE, custom_json(metadata(views, opts, str(poses_path),
-                                                                frames)))
+                                                                frames, selection)))
     finally:
         writer.close()
     corrupted = sum(int((v.corruption[v.present] != '').sum()) for v in views)

@@ -1,5 +1,6 @@
-"""``bag score`` report: a Markdown summary table, JSON, and a Markdown + HTML report with PNG
-plots (matplotlib, Agg backend: no display needed)."""
+"""``bag score`` report: a Markdown summary table, JSON, and a Markdown + HTML report that
+explains itself: what went in, the headline numbers, the model beside the baselines, per-clip
+numbers, PNG plots (plots.py) and a glossary of every metric (glossary.py)."""
 from __future__ import annotations
 
 import html
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.skeleton import H36M17
+from . import glossary
+from .plots import write_plots
 
 ACCURACY_ROWS = (('mpjpe', 'MPJPE (mm)', 1.0), ('n_mpjpe', 'N-MPJPE (mm)', 1.0),
                  ('pa_mpjpe', 'PA-MPJPE, no reflection (mm)', 1.0),
@@ -18,11 +20,16 @@ ACCURACY_ROWS = (('mpjpe', 'MPJPE (mm)', 1.0), ('n_mpjpe', 'N-MPJPE (mm)', 1.0),
                  ('legacy_thesis', 'legacy thesis metric (mm)', 1.0))
 
 
+NOT_JSON = ('examples', 'keys')    # report-only data in the score dict
+BASELINE_COLUMNS = (('model', 'model'), ('zero_depth', 'zero-depth'),
+                    ('mean_pose', 'mean-pose'))
+
+
 def to_json(value):
     """The score dict without the plot arrays, NaN as null."""
     if isinstance(value, dict):
         return {k: to_json(v) for k, v in value.items() if not isinstance(v, np.ndarray)
-                and k != 'examples'}
+                and k not in NOT_JSON}
     if isinstance(value, (list, tuple)):
         return [to_json(v) for v in value]
     if isinstance(value, (float, np.floating)):
@@ -71,100 +78,129 @@ def markdown_table(rows: list[tuple[str, str]]) -> str:
     return '\n'.join(['| metric | value |', '|---|---|'] + [f'| {a} | {b} |' for a, b in rows])
 
 
-def _plots(result: dict, folder: Path) -> list[tuple[str, str]]:
-    """Write the PNGs; returns (file name, caption)."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+def input_rows(result: dict) -> list[tuple[str, str]]:
+    """(item, value) rows of what went into the run (``inputs`` of the score)."""
+    info = result.get('inputs') or {}
+    made = info.get('bag_make') or {}
+    rows = []
+    if made:
+        share = lambda key: _f(made.get(key), 100, 1) + ' %'          # noqa: E731
+        rows += [('source pose file', str(made.get('source'))),
+                 ('joint format', str(made.get('joint_format'))),
+                 ('pixel noise (std, px)', str(made.get('noise_px'))),
+                 ('persons per frame', str(made.get('persons'))),
+                 ('corrupted skeletons (per person and frame)', share('corrupt_prob')),
+                 ('missing joints (drop probability)', share('drop_prob')),
+                 ('low-confidence joints', share('low_conf_prob')),
+                 ('lens distortion (plumb_bob k1,k2,p1,p2,k3)',
+                  ', '.join(str(d) for d in made.get('distortion') or ()) or 'none'),
+                 ('camera set / clips / frames',
+                  f'{made.get("cameras")} / {made.get("clips")} / {made.get("frames")}'),
+                 ('frame rate (fps)', ', '.join(f'{v:g}' for v in made.get('clip_fps') or [])),
+                 ('seed', str(made.get('seed')))]
+    else:
+        rows.append(('input bag', 'not made by pose-lifter bag make (no options recorded)'))
+    model = info.get('model') or {}
+    rows += [('model', str(model.get('path'))),
+             ('model content hash', model.get('content_hash') or
+              f'unknown ({model.get("error")})'),
+             ('backend (node diagnostics)', str(info.get('backend')))]
+    replay = info.get('replay') or {}
+    if replay:
+        rows.append(('replay rate / attached', f'{replay.get("rate")} / '
+                                               f'{bool(replay.get("attach"))}'))
+        if replay.get('node_params'):
+            rows.append(('node parameters', ', '.join(f'{k}:={v}' for k, v in
+                                                      replay['node_params'].items())))
+    return rows
 
-    made = []
 
-    def save(fig, name: str, caption: str) -> None:
-        fig.tight_layout()
-        fig.savefig(folder / name, dpi=90)
-        plt.close(fig)
-        made.append((name, caption))
+def baseline_rows(result: dict) -> tuple[list[str], list[list[str]]] | None:
+    """Header and rows of the model-vs-baselines table (None without accuracy)."""
+    base = result.get('baselines')
+    if not base or 'model' not in base:
+        return None
+    cols = [(key, name) for key, name in BASELINE_COLUMNS if key in base]
+    header = ['metric'] + [name for _, name in cols]
+    rows = []
+    for key, label, scale in ACCURACY_ROWS + (('count', 'persons', None),):
+        row = [label]
+        for col, _ in cols:
+            m = base[col]
+            if 'error' in m:
+                row.append('n/a')
+            elif scale is None:
+                row.append(str(m.get(key)))
+            else:
+                row.append(_f(m.get(key), scale))
+        rows.append(row)
+    return header, rows
 
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)] + \
+        ['| ' + ' | '.join(r) + ' |' for r in rows]
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = ''.join(f'<th>{html.escape(h)}</th>' for h in header)
+    body = ''.join('<tr>' + ''.join(f'<td>{html.escape(c)}</td>' for c in r) + '</tr>'
+                   for r in rows)
+    return f'<table><tr>{head}</tr>{body}</table>'
+
+
+def sections(result: dict) -> list[tuple[str, list[str], list[list[str]], str]]:
+    """(heading, header, rows, note) of every table of the report, in order."""
+    out = [('What went in', ['item', 'value'], [list(r) for r in input_rows(result)], ''),
+           ('Summary', ['metric', 'value'], [list(r) for r in summary_rows(result)], '')]
+    base = baseline_rows(result)
+    if base is not None:
+        errors = '; '.join(f'{k}: {v["error"]}' for k, v in result['baselines'].items()
+                           if isinstance(v, dict) and 'error' in v)
+        if 'error' in result['baselines'] and isinstance(result['baselines']['error'], str):
+            errors = result['baselines']['error']
+        out.append(('Model vs baselines', *base,
+                    'The same real persons and the same pipeline (normalisation, body-size '
+                    "prior, placement) for every column; the baselines lift the bag's "
+                    'keypoints without the node: zero-depth puts every joint at the root '
+                    'depth, mean-pose outputs the mean training pose.'
+                    + (f' Not computed: {errors}.' if errors else '')))
     acc = result.get('accuracy') or {}
-    if 'per_joint_mpjpe' in acc:
-        fig, ax = plt.subplots(figsize=(8, 3.5))
-        names = list(acc['per_joint_mpjpe'])
-        ax.bar(names, [acc['per_joint_mpjpe'][n] for n in names], color='tab:blue')
-        ax.set_ylabel('root-aligned error (mm)')
-        ax.tick_params(axis='x', rotation=60)
-        save(fig, 'error_per_joint.png', 'Error per joint (root-aligned, mm)')
-    lat = result['latency'].get('samples_ms')
-    if lat is not None and len(lat):
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        ax.hist(lat, bins=40, color='tab:green')
-        ax.set_xlabel(f'latency (ms, {result["latency"]["source"]})')
-        ax.set_ylabel('frames')
-        save(fig, 'latency.png', 'Latency: output received - input published')
-    g = result.get('gating') or {}
-    if len(g.get('realism_real', [])) or len(g.get('realism_corrupted', [])):
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        both = np.concatenate([g['realism_real'], g['realism_corrupted']])
-        bins = np.linspace(both.min(), both.max() + 1e-9, 40)
-        ax.hist(g['realism_real'], bins=bins, alpha=0.6, label='real', color='tab:blue')
-        ax.hist(g['realism_corrupted'], bins=bins, alpha=0.6, label='corrupted',
-                color='tab:red')
-        if g.get('threshold') is not None:
-            ax.axvline(g['threshold'], color='k', ls='--', label='threshold')
-        ax.set_xlabel('realism')
-        ax.legend()
-        save(fig, 'realism.png', 'Realism of real vs corrupted persons')
-    if 'examples' in acc:
-        save(_skeletons(plt, acc['examples']), 'skeletons.png',
-             'GT (black) vs predicted (colour), root-aligned; front (x-y) and side (z-y)')
-    return made
-
-
-def _skeletons(plt, ex: dict):
-    """Front and side views of a few GT/predicted pairs (camera frame, y down)."""
-    n = len(ex['mpjpe'])
-    fig, axes = plt.subplots(2, n, figsize=(2.6 * n, 5.2), squeeze=False)
-    for k in range(n):
-        for row, (a, name) in enumerate(((0, 'x'), (2, 'z'))):
-            ax = axes[row, k]
-            for pose, style in ((ex['gt_mm'][k], 'k-'), (ex['pred_mm'][k], 'r-')):
-                for p, c in H36M17.bones:
-                    ax.plot([pose[p, a], pose[c, a]], [pose[p, 1], pose[c, 1]], style, lw=1.5)
-            ax.invert_yaxis()
-            ax.set_aspect('equal')
-            ax.set_xlabel(f'{name} (mm)')
-            if row == 0:
-                ax.set_title(f'MPJPE {ex["mpjpe"][k]:.0f} mm', fontsize=9)
-    return fig
+    if acc.get('per_clip'):
+        rows = [[c, v['frame_id'], str(v['count']), _f(v['mpjpe']), _f(v['pa_mpjpe']),
+                 _f(v['mirror_rate'], 100)] for c, v in acc['per_clip'].items()]
+        out.append(('Per clip', ['clip', 'camera frame', 'persons', 'MPJPE (mm)',
+                                 'PA-MPJPE (mm)', 'mirror rate (%)'], rows, ''))
+    return out
 
 
 def write_report(result: dict, folder: str | Path) -> Path:
     """report.md, report.html, score.json and PNGs into ``folder``; returns report.html."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    plots = _plots(result, folder)
+    plots = write_plots(result, folder)
     data = to_json(result)
     (folder / 'score.json').write_text(json.dumps(data, indent=2) + '\n')
-    rows = summary_rows(result)
-    acc = result.get('accuracy') or {}
-    md = [f'# pose_lifter bag score: {result["output_bag"]}', '', markdown_table(rows), '']
-    if acc.get('per_clip'):
-        md += ['## Per clip', '', '| clip | frame | persons | MPJPE | PA-MPJPE | mirror % |',
-               '|---|---|---|---|---|---|']
-        md += [f'| {c} | {v["frame_id"]} | {v["count"]} | {v["mpjpe"]:.1f} | '
-               f'{v["pa_mpjpe"]:.1f} | {100 * v["mirror_rate"]:.1f} |'
-               for c, v in acc['per_clip'].items()]
-        md.append('')
-    md += [f'![{cap}]({name})\n\n{cap}\n' for name, cap in plots]
-    md += ['Full numbers: [score.json](score.json)', '']
+    tables = sections(result)
+    terms = glossary.lines()
+    md = [f'# pose_lifter bag score: {result["output_bag"]}', '']
+    for heading, header, rows, note in tables:
+        md += [f'## {heading}', ''] + _md_table(header, rows) + ['']
+        md += [note, ''] if note else []
+    md += ['## Plots', ''] + [f'![{cap}]({name})\n\n{cap}\n' for name, cap in plots]
+    md += ['## Glossary', ''] + terms + ['', 'Full numbers: [score.json](score.json)', '']
     (folder / 'report.md').write_text('\n'.join(md))
-    table = ''.join(f'<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td></tr>'
-                    for a, b in rows)
+    body = ''.join(f'<h2>{html.escape(h)}</h2>{_html_table(head, rows)}'
+                   + (f'<p>{html.escape(note)}</p>' if note else '')
+                   for h, head, rows, note in tables)
     figures = ''.join(f'<figure><img src="{n}" alt="{html.escape(c)}"><figcaption>'
                       f'{html.escape(c)}</figcaption></figure>' for n, c in plots)
+    items = ''.join(f'<li>{html.escape(t[2:])}</li>' for t in terms)
     page = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>pose_lifter bag score'
-            f'</title><style>body{{font-family:sans-serif;max-width:60em}}td{{padding:2px 8px}}'
-            f'</style></head><body><h1>pose_lifter bag score</h1><p>'
-            f'{html.escape(result["output_bag"])}</p><table>{table}</table>{figures}'
+            f'</title><style>body{{font-family:sans-serif;max-width:60em}}td,th{{padding:2px '
+            f'8px;text-align:left}}</style></head><body><h1>pose_lifter bag score</h1><p>'
+            f'{html.escape(result["output_bag"])}</p>{body}<h2>Plots</h2>{figures}'
+            f'<h2>Glossary</h2><ul>{items}</ul>'
             f'<p><a href="score.json">score.json</a> · <a href="report.md">report.md</a></p>'
             f'</body></html>\n')
     (folder / 'report.html').write_text(page)

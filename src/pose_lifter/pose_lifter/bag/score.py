@@ -1,10 +1,13 @@
 """``bag score``: accuracy, gating and latency of a recorded replay (JSON-ready dicts).
 
 Outputs are matched to ground truth by (header stamp, person id). Accuracy uses the real
-persons (GT status ``gt``) the node lifted: every DESIGN §7 metric of core.metrics on
-root-aligned mm, per joint and per clip, plus the metric placement error of the root.
+persons (GT status ``gt``) the node lifted: every metric of core.metrics on root-aligned mm,
+per joint and per clip, plus the metric placement error of the root, and beside it the same
+metrics of the zero-depth and mean-pose baselines on the same persons (bag/baselines.py).
 Gating compares the realism of real and corrupted persons (labels from the GT status, or the
 ``corrupt:`` id prefix without GT) and reads the node's decisions from ``plausible``.
+``inputs`` says what went in: the ``bag make`` options and source, the replay options, the
+model (path, content hash, threshold from its contract) and the backend the node reported.
 Latency is output receive time minus input publish time for the same stamp (both wall clock,
 recorded by ``bag replay``); without publish times, receive time minus header stamp (only
 meaningful for a node on wall-clock time). Inputs without an output are drops.
@@ -18,7 +21,9 @@ import numpy as np
 
 from ..core.metrics import gating_metrics, per_joint_error, pose_metrics, roc_auc, root_align
 from ..core.skeleton import H36M17
+from .baselines import baseline_metrics, read_model, resolve_model
 from .io import (
+    CAMERA_INFO,
     DIAGNOSTICS,
     GT,
     KEYPOINTS,
@@ -31,7 +36,14 @@ from .io import (
     TopicSpec,
 )
 from .scene import CORRUPT_PREFIX, GT_STATUS
-from .tables import PersonTable, last_diagnostics, match, message_times, person_table
+from .tables import (
+    PersonTable,
+    keypoint_frames,
+    last_diagnostics,
+    match,
+    message_times,
+    person_table,
+)
 
 EXAMPLES = 4    # skeleton renderings in the report: best to worst by MPJPE
 
@@ -71,7 +83,13 @@ def accuracy(pred: PersonTable, gt: PersonTable, clip_names: dict[str, str]) -> 
     picks = np.argsort(per_pose)[np.unique(np.linspace(0, len(per_pose) - 1, EXAMPLES)
                                            .astype(int))]      # best to worst
     out['examples'] = {'pred_mm': root_align(p_mm[picks]), 'gt_mm': root_align(g_mm[picks]),
-                       'mpjpe': per_pose[picks]}       # arrays for the report; not JSON
+                       'mpjpe': per_pose[picks],
+                       'clip': [clip_names.get(f, f) for f in frames[picks].tolist()],
+                       'frame_id': frames[picks].tolist(),
+                       'distance_m': np.linalg.norm(g_mm[picks, 0], axis=-1) / 1000.0
+                       }       # for the report; not JSON
+    out['keys'] = list(zip(pred.stamp[lifted].tolist(), pred.id[lifted].tolist()))
+    out['gt_mm'] = g_mm    # baselines are scored on these persons; not JSON
     return out
 
 
@@ -146,17 +164,43 @@ def node_threshold(diag: dict, replay: dict | None, given: float | None
     return None
 
 
+def describe_inputs(made: dict, replay: dict | None, diag: dict, model: Path,
+                    contract, model_error: str | None) -> dict:
+    """What went into the scored run: bag make options, replay options, model, backend."""
+    opts = (replay or {}).get('options') or {}
+    clips = made.get('clips') or []
+    fps = sorted({round(c['fps'], 3) for c in clips if 'fps' in c})
+    info = {'bag_make': {**(made.get('options') or {}), **(made.get('selection') or {}),
+                         'source': made.get('source'), 'frames': made.get('frames'),
+                         'clips': len(clips), 'clip_fps': fps} if made else None,
+            'replay': {k: opts.get(k) for k in ('rate', 'backend', 'attach', 'node_params')
+                       } if opts else None,
+            'model': {'path': str(model)},
+            'backend': diag.get('backend') or opts.get('backend') or 'unknown (no diagnostics)',
+            'precision': diag.get('precision')}
+    if contract is not None:
+        info['model'].update(content_hash=contract.content_hash,
+                             realism_threshold=contract.realism_threshold,
+                             format_version=contract.format_version)
+    else:
+        info['model']['error'] = model_error
+    return info
+
+
 def score(out_path: str | Path, gt_path: str | Path | None = None,
-          threshold: float | None = None) -> dict:
+          threshold: float | None = None, model: str | Path | None = None) -> dict:
     """Score a replay output bag (GT from ``gt_path`` or the output's own copy).
 
     ``threshold``: the node's realism threshold when its diagnostics do not say (informative;
-    acceptance and rejection rates come from the node's ``plausible`` decisions)."""
+    acceptance and rejection rates come from the node's ``plausible`` decisions). ``model``:
+    the node's model when the replay did not start the node itself (``--attach``); it gives
+    the inputs section its hash and the baselines their contract."""
     with BagReader(out_path) as out:
         # the topic names the replay used (``bag replay --*-topic``), else the defaults
         opts = (out.custom.get(META_REPLAY) or {}).get('options') or {}
         skeletons = opts.get('skeletons_topic') or SKELETONS
         keypoints = opts.get('keypoints_topic') or KEYPOINTS
+        camera_info = opts.get('camera_info_topic') or CAMERA_INFO
         diagnostics = opts.get('diagnostics_topic') or DIAGNOSTICS
         out.check([TopicSpec(skeletons, (SKELETON3D_ARRAY,)),
                    TopicSpec(keypoints, (SKELETON2D_ARRAY,), required=False),
@@ -166,6 +210,7 @@ def score(out_path: str | Path, gt_path: str | Path | None = None,
         pub_stamps, pub_times = message_times(out, keypoints)
         diag = last_diagnostics(out, diagnostics)
         custom, gt, in_stamps = out.custom, None, None
+        frames = keypoint_frames(out, keypoints, camera_info)
         if gt_path is None and GT in out.topics:
             gt = person_table(out, GT)
     if gt_path is not None:
@@ -174,6 +219,7 @@ def score(out_path: str | Path, gt_path: str | Path | None = None,
                        TopicSpec(keypoints, (SKELETON2D_ARRAY,), required=False)])
             gt = person_table(src, GT) if GT in src.topics else None
             in_stamps = message_times(src, keypoints)[0]
+            frames = keypoint_frames(src, keypoints, camera_info)
             custom = {**src.custom, **{k: v for k, v in custom.items() if k == META_REPLAY}}
     if len(pub_stamps) == 0:
         pub_stamps, pub_times = (in_stamps if in_stamps is not None else out_stamps), None
@@ -183,6 +229,10 @@ def score(out_path: str | Path, gt_path: str | Path | None = None,
               'outputs': {'messages': int(len(out_stamps)), 'persons': int(len(pred))},
               'replay': custom.get(META_REPLAY), 'bag_make': made.get('options'),
               'diagnostics': diag}
+    model_path = resolve_model(str(model) if model else None, custom.get(META_REPLAY))
+    contract, model_error = read_model(model_path)
+    result['inputs'] = describe_inputs(made, custom.get(META_REPLAY), diag, model_path,
+                                       contract, model_error)
     threshold = node_threshold(diag, custom.get(META_REPLAY), threshold)
     if gt is not None and len(gt):
         a, b = match(pred, gt)
@@ -192,8 +242,23 @@ def score(out_path: str | Path, gt_path: str | Path | None = None,
         real = truth.status == GT_STATUS
         result['accuracy'] = accuracy(matched.select(real), truth.select(real), clip_names)
         result['gating'] = gating(matched, labels, threshold)
+        result['baselines'] = _baselines(result['accuracy'], frames, contract, model_error,
+                                         custom.get(META_REPLAY))
     else:
         result['accuracy'] = None
         result['gating'] = gating(pred, _labels(pred, None), threshold)
     result['latency'] = latency(pub_stamps, pub_times, out_stamps, out_times)
     return result
+
+
+def _baselines(acc: dict, frames, contract, model_error: str | None, replay: dict | None
+               ) -> dict:
+    """Model and baseline metrics on the same persons: {'model': ..., baseline: ...}."""
+    if 'metrics' not in acc:
+        return {'error': 'the model lifted no real person'}
+    out = {'model': acc['metrics']}
+    if contract is None:
+        return {**out, 'error': f'baselines need the model contract ({model_error})'}
+    params = ((replay or {}).get('options') or {}).get('node_params') or {}
+    anchor = str(params.get('anchor_to_rays', 'true')).lower() not in ('false', '0')
+    return {**out, **baseline_metrics(frames, contract, acc['keys'], acc['gt_mm'], anchor)}

@@ -59,6 +59,48 @@ def person_table(reader: BagReader, topic: str) -> PersonTable:
         np.asarray(cols['status'], dtype=str))
 
 
+@dataclass
+class KeypointFrame:
+    """One Skeleton2DArray with the CameraInfo of its stamp, as arrays (P persons, J joints)."""
+
+    stamp: int
+    frame_id: str
+    joint_format: str
+    ids: list[str]
+    keypoints: np.ndarray   # (P, J, 2) pixels as sent (distorted if the camera is)
+    confidence: np.ndarray  # (P, J)
+    camera: object | None   # the CameraInfo message of the same stamp (None if there is none)
+
+
+def _person(skel, joints: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """x/y/confidence of one Skeleton2D -> (J, 2), (J,); None when the lengths are wrong."""
+    x, y, c = (np.asarray(v, np.float64) for v in (skel.x, skel.y, skel.confidence))
+    if len(x) != joints or len(y) != joints or len(c) not in (0, joints):
+        return None
+    return np.stack([x, y], axis=-1), c if len(c) else np.ones(joints)
+
+
+def keypoint_frames(reader: BagReader, keypoints: str, camera_info: str
+                    ) -> list[KeypointFrame]:
+    """Every Skeleton2DArray on ``keypoints`` paired with the CameraInfo of equal stamp
+    (persons with malformed arrays or an unknown joint format are left out)."""
+    from ..core.adapters import JOINT_FORMATS
+
+    cameras = {stamp_ns(msg.header): msg for _, msg in reader.decoded(camera_info)}
+    frames = []
+    for _, msg in reader.decoded(keypoints):
+        joints = len(JOINT_FORMATS.get(msg.joint_format, ()))
+        people = [(s.id, _person(s, joints)) for s in msg.skeletons] if joints else []
+        people = [(i, p) for i, p in people if p is not None]
+        stamp = stamp_ns(msg.header)
+        frames.append(KeypointFrame(
+            stamp, msg.header.frame_id, msg.joint_format, [i for i, _ in people],
+            np.asarray([p[0] for _, p in people], np.float64).reshape(-1, joints, 2),
+            np.asarray([p[1] for _, p in people], np.float64).reshape(-1, joints),
+            cameras.get(stamp)))
+    return frames
+
+
 def message_times(reader: BagReader, topic: str) -> tuple[np.ndarray, np.ndarray]:
     """(stamps, log times) (M,) int64 of the header-carrying messages on ``topic``."""
     stamps, logs = [], []

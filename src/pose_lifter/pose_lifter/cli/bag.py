@@ -1,4 +1,4 @@
-"""``pose-lifter bag make | replay | score``: rosbag tools (DESIGN §8).
+"""``pose-lifter bag make | replay | score``: rosbag tools (docs/bags.md).
 
 Exit codes: 0 ok, 2 unusable input (missing/damaged bag, missing topics, bad options),
 1 the replay failed (node never came up, died, timed out), 130 interrupted. Every error is one
@@ -96,12 +96,18 @@ def run_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def default_report_dir(output_bag: str) -> Path:
+    """Where ``bag score`` writes without --report: out/<bag name>/report (relative to the
+    working directory)."""
+    return Path('out') / Path(output_bag.rstrip('/')).name / 'report'
+
+
 def run_score(args: argparse.Namespace) -> int:
     from ..bag.report import markdown_table, summary_rows, to_json, write_report
     from ..bag.score import score
 
-    result = score(args.output, args.gt, args.threshold)
-    folder = Path(args.report) if args.report else Path(f'{args.output.rstrip("/")}_report')
+    result = score(args.output, args.gt, args.threshold, args.model)
+    folder = Path(args.report) if args.report else default_report_dir(args.output)
     page = write_report(result, folder)
     if args.json:
         Path(args.json).write_text(json.dumps(to_json(result), indent=2) + '\n')
@@ -134,7 +140,7 @@ def add_parser(sub) -> None:
     cmds = bag.add_subparsers(dest='bag_command', required=True)
 
     p = cmds.add_parser('make', help='2D keypoints + CameraInfo + GT 3D bag from a pose file')
-    p.add_argument('poses', help='pose .npz (DESIGN §6)')
+    p.add_argument('poses', help='pose .npz (docs/pose-files.md)')
     p.add_argument('--out', required=True, help='new bag folder (rosbag2, MCAP)')
     p.add_argument('--cameras', choices=('eval', 'front'), default='eval',
                    help='camera set: clip i uses spec i mod len(set) (core.cameras)')
@@ -185,7 +191,12 @@ def add_parser(sub) -> None:
     p.add_argument('output', metavar='OUT', help='output bag of `bag replay`')
     p.add_argument('--gt', default=None,
                    help='bag with /skeletons_3d_gt (default: the copy in OUT)')
-    p.add_argument('--report', default=None, help='report folder (default: OUT_report)')
+    p.add_argument('--report', default=None,
+                   help='report folder (default: out/<name of OUT>/report)')
+    p.add_argument('--model', default=None,
+                   help="the node's model, when the replay attached to a running node "
+                        "(default: the replay's --model, else the shipped model); for the "
+                        "report's model hash and the baselines")
     p.add_argument('--json', default=None, help='also write the JSON here')
     p.add_argument('--threshold', type=float, default=None,
                    help="the node's realism threshold, if neither its diagnostics nor the "
