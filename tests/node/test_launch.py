@@ -76,7 +76,7 @@ def test_installed_share_dir_has_the_files():
 def test_rviz_config_shows_the_markers():
     cfg = yaml.safe_load(RVIZ.read_text())
     manager = cfg['Visualization Manager']
-    assert manager['Global Options']['Fixed Frame'] == 'camera_optical_frame'
+    assert manager['Global Options']['Fixed Frame'] == 'world'   # see tests/bag/test_frames.py
     (markers,) = [d for d in manager['Displays']
                   if d['Class'] == 'rviz_default_plugins/MarkerArray']
     assert markers['Enabled'] and markers['Topic']['Value'] == '/markers'
