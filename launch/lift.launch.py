@@ -21,6 +21,8 @@ ARGUMENTS = (
      'node parameter file'),
     ('model', '', "ONNX model; '' = the parameter file's (the shipped model)"),
     ('backend', '', "auto | onnxruntime | onnxruntime-cuda | tensorrt; '' = parameter file"),
+    ('input_format', '', "pose_lifter | yolo_ros | hri (what arrives on keypoints_2d, or "
+     "ROS4HRI bodies); '' = parameter file"),
     ('keypoints_topic', 'keypoints_2d', 'Skeleton2DArray input (remap of keypoints_2d)'),
     ('camera_info_topic', 'camera_info', 'CameraInfo input (remap of camera_info)'),
     ('namespace', '', 'namespace of the node(s)'),
@@ -34,7 +36,7 @@ ARGUMENTS = (
 def _nodes(context):
     """One node, or one per entry of ``cameras``, with only the overrides actually given."""
     arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
-    overrides = {k: arg[k] for k in ('model', 'backend') if arg[k]}
+    overrides = {k: arg[k] for k in ('model', 'backend', 'input_format') if arg[k]}
     overrides['use_sim_time'] = arg['use_sim_time'].lower() in ('true', '1')
     cameras = [c.strip() for c in arg['cameras'].split(',') if c.strip()] or ['']
     actions = []
