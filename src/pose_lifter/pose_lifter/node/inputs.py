@@ -189,24 +189,26 @@ class BodyBatcher:
     arrives before the batch completed closes the image: what arrived of it is emitted as a
     partial batch (bodies without a skeleton in that image are left out). An empty tracked
     list emits an empty batch (nobody is there: the outputs of who left get deleted).
-    Late skeletons (older than the one waiting for the same body) and skeletons of bodies not
-    tracked are ignored. Each method returns the batches it completed, oldest first.
+    Late skeletons (not newer than the one waiting for, or last emitted of, the same body) and
+    skeletons of bodies not tracked are ignored. Each method returns the batches it completed, oldest first.
     """
 
     def __init__(self, slop_ns: int):
         self.slop_ns = int(slop_ns)
         self.tracked: tuple[str, ...] = ()
         self._pending: dict[str, tuple[int, Any]] = {}
+        self._emitted: dict[str, int] = {}      # body -> stamp of its last emitted skeleton
 
     def track(self, ids: Iterable[str], stamp_ns: int, header: Any) -> list[BodyBatch]:
         self.tracked = tuple(dict.fromkeys(ids))
         self._pending = {b: v for b, v in self._pending.items() if b in self.tracked}
+        self._emitted = {b: v for b, v in self._emitted.items() if b in self.tracked}
         if not self.tracked:
             return [BodyBatch(header, int(stamp_ns), [])]
         return self._complete()
 
     def add(self, body_id: str, stamp_ns: int, skeleton: Any, header: Any) -> list[BodyBatch]:
-        if body_id not in self.tracked:
+        if body_id not in self.tracked or stamp_ns <= self._emitted.get(body_id, -1):
             return []
         out = []
         waiting = self._pending.get(body_id)
@@ -239,6 +241,7 @@ class BodyBatcher:
 
     def _emit(self, group: list[str]) -> BodyBatch:
         taken = [(b, self._pending.pop(b)) for b in group]
+        self._emitted.update((b, stamp) for b, (stamp, _) in taken)
         newest = max(taken, key=lambda item: item[1][0])
         stamp, (_, header) = newest[1]
         return BodyBatch(header, stamp, [(b, skeleton) for b, (_, (skeleton, _h)) in taken])
