@@ -18,10 +18,9 @@ command line (an included launch file sees the including one's launch configurat
 """
 import os
 
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
-from launch.conditions import IfCondition
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
 from launch.launch_description_sources import PythonLaunchDescriptionSource
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import LaunchConfiguration
 from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchDescription
@@ -33,10 +32,21 @@ ARGUMENTS = (
     ('camera_info_topic', '/camera/rgb/camera_info',
      'CameraInfo of the image yolo_ros runs on'),
     ('start_yolo', 'false', "also start yolo_ros (yolo_bringup's yolo.launch.py)"),
-    ('yolo_params_file',
-     PathJoinSubstitution([FindPackageShare('yolo_bringup'), 'config', 'yolo_pose.yaml']),
-     'yolo_ros parameter file when start_yolo is true (a pose model)'),
+    ('yolo_params_file', '',
+     "yolo_ros parameter file when start_yolo is true; '' = yolo_bringup's yolo_pose.yaml"),
 )
+
+
+def _yolo(context):
+    """yolo_bringup's launch file, looked up only when asked for (it need not be installed)."""
+    if LaunchConfiguration('start_yolo').perform(context).lower() not in ('true', '1'):
+        return []
+    share = FindPackageShare('yolo_bringup').perform(context)
+    params = (LaunchConfiguration('yolo_params_file').perform(context)
+              or os.path.join(share, 'config', 'yolo_pose.yaml'))
+    return [IncludeLaunchDescription(
+        PythonLaunchDescriptionSource(os.path.join(share, 'launch', 'yolo.launch.py')),
+        launch_arguments={'params_file': params}.items())]
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -45,12 +55,7 @@ def generate_launch_description() -> LaunchDescription:
                  'camera_info_topic': LaunchConfiguration('camera_info_topic')}
     declared = [DeclareLaunchArgument(name, default_value=default, description=description)
                 for name, default, description in ARGUMENTS]
-    yolo = IncludeLaunchDescription(
-        PythonLaunchDescriptionSource(PathJoinSubstitution(
-            [FindPackageShare('yolo_bringup'), 'launch', 'yolo.launch.py'])),
-        launch_arguments={'params_file': LaunchConfiguration('yolo_params_file')}.items(),
-        condition=IfCondition(LaunchConfiguration('start_yolo')))
     lift = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(os.path.join(HERE, 'lift.launch.py')),
         launch_arguments=lift_args.items())
-    return LaunchDescription(declared + [yolo, lift])
+    return LaunchDescription(declared + [OpaqueFunction(function=_yolo), lift])
