@@ -17,7 +17,12 @@ import numpy as np
 import onnx
 import torch
 
+from pose_lifter.core.adapters import to_h36m17
+from pose_lifter.core.camera import pixels_to_normalized
+from pose_lifter.core.cameras import eval_views
 from pose_lifter.core.contract import INPUT_NAMES, METADATA_KEY, OUTPUT_NAMES, ModelContract
+from pose_lifter.core.detector_noise import DetectorNoise, synthesise_detections
+from pose_lifter.core.normalization import normalise
 
 from .checkpoint import load_checkpoint, restore
 from .models import build_lifting_model
@@ -49,24 +54,56 @@ def read_contract(path: str | Path) -> ModelContract:
     return ModelContract.from_json(props[METADATA_KEY])
 
 
-def recalibrate(model, cfg, contract: ModelContract, data_path: str | None = None) -> None:
-    """Re-derive the realism threshold on the validation split (the contract's rule) after
-    the exported realism changed; records the realism definition in the contract."""
-    from .data import build_eval_set, load_splits
+def recalibrate(model, cfg, contract: ModelContract, data_path: str | None = None,
+                noise: DetectorNoise | None = None, joint_format: str = 'h36m17',
+                seed: int = 0) -> None:
+    """Re-derive the realism threshold on the validation split (the contract's rule) and
+    record the realism definition in the contract.
+
+    With ``noise``, the validation persons are presented as a ``joint_format`` detector with
+    that noise reports them (``core.detector_noise``), through the runtime's adapter and
+    normalisation, so the threshold passes the contract's share of *detected* real persons;
+    ``realism_calibration`` in the contract says which input that was.
+    """
+    from .data import load_splits
     from .evaluate import predict, realism_threshold
-    es = build_eval_set(load_splits(cfg.data, data_path).val)
-    realism = predict(model, es.inputs)['realism']
-    contract.realism_threshold = realism_threshold(realism, cfg.train.realism_percentile)
+    val = load_splits(cfg.data, data_path).val
+    if len(val) == 0:
+        raise ValueError('no validation poses to calibrate the realism threshold on '
+                         f'(validation subjects {cfg.data.val_subjects})')
+    inputs = detector_inputs(val, noise or DetectorNoise(), joint_format,
+                             np.random.default_rng(seed))
+    realism = predict(model, inputs)['realism']
+    pct = cfg.train.realism_percentile
+    contract.realism_threshold = realism_threshold(realism, pct)
+    contract.realism_calibration = {
+        'joint_format': joint_format, 'noise': (noise or DetectorNoise()).to_dict(),
+        'subjects': list(cfg.data.val_subjects), 'percentile': pct, 'persons': len(inputs)}
     contract.training['config'] = cfg.to_dict()
+
+
+def detector_inputs(poses, noise: DetectorNoise, joint_format: str,
+                    rng: np.random.Generator, min_joints: int = 12) -> np.ndarray:
+    """Network inputs (M, J-1, 2) of ``poses`` through the fixed evaluation cameras as a
+    ``joint_format`` detector with ``noise`` reports them (liftable persons only)."""
+    cam3d, _, K = eval_views(poses.joints.astype(np.float64))
+    px, conf = synthesise_detections(cam3d, K, joint_format, noise, rng)
+    kp, conf17 = to_h36m17(px, conf, joint_format)
+    norm = normalise(pixels_to_normalized(kp, K))
+    ok = norm.ok & ((conf17 > 0).sum(-1) >= min_joints)
+    return norm.inputs[ok]
 
 
 def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = OPSET,
                 card: bool = True, reproj_tau: float | None = None,
-                data_path: str | None = None) -> ModelContract:
+                data_path: str | None = None, calibration: DetectorNoise | None = None,
+                calibration_format: str = 'h36m17') -> ModelContract:
     """Checkpoint -> ONNX file at ``out`` (and ``out`` with .md, the model card).
 
     ``reproj_tau`` overrides the config's ``model.realism_reproj_tau`` (realism multiplied by
-    exp(-reprojection error / tau)); the threshold is then recalibrated on validation data.
+    exp(-reprojection error / tau)). With ``reproj_tau`` or ``calibration`` the threshold is
+    recalibrated on validation data, as ``calibration_format`` keypoints with that detector
+    noise when given.
     """
     ckpt = load_checkpoint(checkpoint)
     cfg, generator, critic, contract = restore(ckpt)
@@ -75,8 +112,8 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = OPSET,
     if reproj_tau is not None:
         cfg.model.realism_reproj_tau = float(reproj_tau)
     model = build_lifting_model(generator, critic, cfg.model, cfg.loss).eval()
-    if reproj_tau is not None:
-        recalibrate(model, cfg, contract, data_path)
+    if reproj_tau is not None or calibration is not None:
+        recalibrate(model, cfg, contract, data_path, calibration, calibration_format)
     n_in = model.generator.encoder.stem[0].in_features
     example = (torch.zeros(2, n_in), torch.zeros(2, cfg.model.latent))
     buf = io.BytesIO()
@@ -127,7 +164,8 @@ Validation (fixed evaluation cameras, mm):
 |---|---|
 {rows}
 
-Realism threshold {contract.realism_threshold:.4f}: {contract.realism_rule}.
+Realism threshold {contract.realism_threshold:.4f}: {contract.realism_rule}
+{calibration_text(contract.realism_calibration)}.
 Body-size prior `bone_sum_m` = {contract.bone_sum_m:.3f} m. Content hash `{contract.content_hash}`.
 
 License: the CMU Graphics Lab Motion Capture Database terms apply to models trained on it (free
@@ -135,6 +173,17 @@ to use, may be included in commercial products, the data may not be resold). "Th
 this project was obtained from mocap.cs.cmu.edu. The database was created with funding from NSF
 EIA-0196217." Human3.6M-trained models are for non-commercial research only.
 """
+
+
+def calibration_text(cal: dict) -> str:
+    """One phrase: which input the realism threshold was calibrated on."""
+    if not cal:
+        return 'on exact H36M-17 projections'
+    n = cal.get('noise', {})
+    return (f"on {cal.get('joint_format')} keypoints with detector noise "
+            f"{n.get('noise_px', 0):g} px + {n.get('size_frac', 0):g} x person height, "
+            f"{100 * n.get('drop_prob', 0):g} % dropped, {100 * n.get('low_conf_prob', 0):g} % "
+            'badly localised joints')
 
 
 def build_tensorrt_engine(onnx_path: str | Path, cache_dir: str | Path | None = None,

@@ -109,3 +109,48 @@ def face_forward_violation(pose: torch.Tensor, margin: float = 0.0,
          body_forward(pose, skeleton)).sum(-1)
     length = torch.clamp(chain_length(pose, SPEC, skeleton), min=EPS)
     return torch.relu(margin - d / length)
+
+
+def symmetric_bone_pairs(skeleton: Skeleton = H36M17) -> tuple[list[int], list[int]]:
+    """Indices into ``skeleton.bones`` of each left bone and its right twin."""
+    bones = [tuple(b) for b in skeleton.bones.tolist()]
+    flip = skeleton.flip_permutation
+    left, right = [], []
+    for k, (p, c) in enumerate(bones):
+        if skeleton.side[c] == 1:
+            left.append(k)
+            right.append(bones.index((int(flip[p]), int(flip[c]))))
+    return left, right
+
+
+def bone_asymmetry(pose: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor:
+    """Mean |left bone - right twin| relative to the 3D scale-chain length: (N, J-1, 3) -> (N,).
+
+    An anatomical prior (bodies are left/right symmetric), not a statistic of any data set.
+    """
+    full = add_root(pose, skeleton)
+    b = torch.as_tensor(skeleton.bones, device=pose.device)
+    lengths = torch.linalg.vector_norm(full[:, b[:, 1]] - full[:, b[:, 0]], dim=-1)
+    left, right = symmetric_bone_pairs(skeleton)
+    diff = (lengths[:, left] - lengths[:, right]).abs().mean(dim=-1)
+    return diff / torch.clamp(chain_length(pose, SPEC, skeleton), min=EPS)
+
+
+def knee_backward(pose: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor:
+    """Hinge on each knee pointing forward: (N, J-1, 3) -> (N,) mean over both legs of
+    relu(-v), v = (knee - mid(hip, ankle)) . forward / L, L the 3D scale-chain length.
+
+    Knees do not bend backwards: on the CMU subjects v >= 0 in 98-99 % of frames (median
+    0.28), and a leg flipped in depth reverses the sign of v, so this resolves the per-leg depth
+    ambiguity that the face-forward prior (one joint, the nose) cannot.
+    """
+    full = add_root(pose, skeleton)
+    fwd = body_forward(pose, skeleton)
+    length = torch.clamp(chain_length(pose, SPEC, skeleton), min=EPS)
+    i = skeleton.index
+    out = torch.zeros_like(length)
+    for side in ('l_', 'r_'):
+        hip, knee, ankle = (full[:, i(side + n)] for n in ('hip', 'knee', 'ankle'))
+        v = ((knee - 0.5 * (hip + ankle)) * fwd).sum(-1) / length
+        out = out + 0.5 * torch.relu(-v)
+    return out

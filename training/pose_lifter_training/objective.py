@@ -21,7 +21,14 @@ import torch
 from torch import nn
 
 from .config import LossConfig, TrainConfig
-from .geometry import face_forward_violation, novel_views, project, rotate
+from .geometry import (
+    bone_asymmetry,
+    face_forward_violation,
+    knee_backward,
+    novel_views,
+    project,
+    rotate,
+)
 
 TINY = 1e-30
 
@@ -45,6 +52,15 @@ def beta_schedule(epoch: int, cfg: LossConfig) -> float:
         r = (epoch - cfg.kl_warmup) % cfg.kl_period
         beta = cfg.kl_peak * min(r / (cfg.kl_period - cfg.kl_hold), 1.0)
     return max(beta, cfg.kl_floor)
+
+
+def lr_factor(epoch: int, epochs: int, schedule: str, min_ratio: float) -> float:
+    """Learning-rate multiplier for 0-based ``epoch`` of ``epochs``: 'constant' -> 1, 'cosine'
+    -> half a cosine from 1 down to ``min_ratio`` at the last epoch."""
+    if schedule == 'constant' or epochs <= 1:
+        return 1.0
+    t = min(epoch / (epochs - 1), 1.0)
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
 def kl_per_sample(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -178,6 +194,12 @@ def generator_losses(generator: nn.Module, critic: nn.Module, batch: Batch, pose
     if cfg.face_forward > 0:
         terms['face'] = face_forward_violation(pose, cfg.face_margin).mean()
         total = total + cfg.face_forward * terms['face']
+    if cfg.knee_forward > 0:
+        terms['knee'] = knee_backward(pose).mean()
+        total = total + cfg.knee_forward * terms['knee']
+    if cfg.bone_symmetry > 0:
+        terms['symmetry'] = bone_asymmetry(pose).mean()
+        total = total + cfg.bone_symmetry * terms['symmetry']
     total = cfg.scale * total
     return total, {k: v.item() for k, v in terms.items()}
 

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from ..core.backends import create_backend
 from ..core.backends.baselines import BASELINES, BaselineBackend
+from ..core.detector_noise import DetectorNoise
 from ..core.evaluation import evaluate_pose_set
 from ..core.pipeline import Lifter
 from ..core.poses import PoseFileError, load_pose_file
+from ..core.synth_keypoints import SYNTH_FORMATS
 from .lift import CliError
 
 TABLE_ROWS = (('mpjpe', 'MPJPE (mm)', 1.0), ('n_mpjpe', 'N-MPJPE (mm)', 1.0),
@@ -28,6 +30,12 @@ def format_table(result: dict) -> str:
         lines += [f'| gating ROC-AUC real vs corrupted | {g["gating_auc"]:.3f} |',
                   f'| real poses rejected at threshold (%) | {g["real_rejected"] * 100:.1f} |',
                   f'| corrupted poses rejected (%) | {g["corrupted_rejected"] * 100:.1f} |']
+        lines += [f'| ROC-AUC {kind} | {auc:.3f} |' for kind, auc in g['per_kind_auc'].items()]
+        if 'real_accepted_all' in g:
+            lines += [f'| all real persons accepted, lifted or not (%) | '
+                      f'{g["real_accepted_all"] * 100:.1f} |',
+                      f'| all corrupted persons rejected (%) | '
+                      f'{g["corrupted_rejected_all"] * 100:.1f} |']
     lines.append(f'| poses x cameras lifted | {result["lifted"]} / {result["views"]} |')
     return '\n'.join(lines)
 
@@ -46,8 +54,17 @@ def run(args: argparse.Namespace) -> int:
     backend = create_backend(args.model, args.backend)
     if args.baseline:
         backend = BaselineBackend(backend.contract, args.baseline)
-    lifter = Lifter(backend, realism_threshold=args.threshold, anchor_to_rays=not args.no_anchor)
-    result = evaluate_pose_set(lifter, poses, gating=not (args.no_gating or args.baseline))
+    lifter = Lifter(backend, realism_threshold=args.threshold, anchor_to_rays=not args.no_anchor,
+                    min_confidence=args.min_confidence)
+    noise = None
+    if args.joint_format != 'h36m17' or args.noise_px or args.noise_size or args.drop or \
+            args.low_conf:
+        try:
+            noise = DetectorNoise(args.noise_px, args.noise_size, args.drop, args.low_conf)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+    result = evaluate_pose_set(lifter, poses, gating=not (args.no_gating or args.baseline),
+                               joint_format=args.joint_format, noise=noise, seed=args.seed)
     result['model'] = str(args.model)
     result['backend'] = lifter.backend.describe()
     result['data'] = {'file': str(args.data), 'subjects': args.subjects or 'all',
@@ -73,6 +90,18 @@ def add_parser(sub) -> None:
     p.add_argument('--table', action='store_true', help='print a Markdown table, not JSON')
     p.add_argument('--baseline', choices=BASELINES,
                    help="score a trivial baseline with the model's contract instead")
+    p.add_argument('--joint-format', default='h36m17', choices=SYNTH_FORMATS,
+                   help='detector layout the poses are presented in (coco17: synthesised face)')
+    p.add_argument('--noise-px', type=float, default=0.0,
+                   help='detector noise: pixel std on every joint')
+    p.add_argument('--noise-size', type=float, default=0.0,
+                   help='detector noise: + this x person height x COCO joint spread')
+    p.add_argument('--drop', type=float, default=0.0, help='share of joints not detected')
+    p.add_argument('--low-conf', type=float, default=0.0,
+                   help='share of badly localised, low-confidence joints (3x noise)')
+    p.add_argument('--min-confidence', type=float, default=0.0,
+                   help='joints with a lower confidence count as missing')
+    p.add_argument('--seed', type=int, default=0, help='seed of noise and corruptions')
     p.add_argument('--no-anchor', action='store_true',
                    help='score the raw network pose (no ray anchoring)')
     p.set_defaults(func=run)

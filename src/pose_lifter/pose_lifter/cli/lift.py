@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     data = load_keypoints(Path(args.input))
     lifter = Lifter(create_backend(args.model, args.backend),
                     realism_threshold=args.threshold, min_valid_joints=args.min_valid_joints,
-                    anchor_to_rays=not args.no_anchor)
+                    anchor_to_rays=not args.no_anchor, min_confidence=args.min_confidence)
     try:
         res = lifter.lift(data['keypoints'], data['K'], data.get('confidence'),
                           data['joint_format'])
@@ -56,6 +56,8 @@ def add_parser(sub) -> None:
     p.add_argument('--threshold', type=float, default=None,
                    help="realism threshold (default: the model's calibrated one)")
     p.add_argument('--min-valid-joints', type=int, default=12)
+    p.add_argument('--min-confidence', type=float, default=0.0,
+                   help='joints with a lower confidence count as missing (default 0: any > 0)')
     p.add_argument('--no-anchor', action='store_true',
                    help='return the raw network pose instead of anchoring joints to their rays')
     p.set_defaults(func=run)

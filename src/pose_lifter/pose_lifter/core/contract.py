@@ -30,6 +30,9 @@ class ModelContract:
     bone_sum_m: float                     # body-size prior: expected sum of bone lengths, m
     realism_threshold: float              # calibrated on validation data, see realism_rule
     realism_rule: str = ''
+    # the input the threshold was calibrated on: {'joint_format', 'noise' (DetectorNoise
+    # fields), 'subjects', 'percentile'}; empty = exact H36M-17 projections
+    realism_calibration: dict = field(default_factory=dict)
     critic_views_deg: list[float] = field(default_factory=list)
     normalisation: NormalisationSpec = field(default_factory=NormalisationSpec)
     joint_format: str = H36M17.name

@@ -46,7 +46,7 @@ class Lifter:
 
     def __init__(self, backend: Backend, realism_threshold: float | None = None,
                  min_valid_joints: int = 12, uncertainty_samples: int = 0, seed: int = 0,
-                 anchor_to_rays: bool = True):
+                 anchor_to_rays: bool = True, min_confidence: float = 0.0):
         self.backend = backend
         self.contract = backend.contract
         self.threshold = (self.contract.realism_threshold if realism_threshold is None
@@ -54,6 +54,7 @@ class Lifter:
         self.min_valid_joints = int(min_valid_joints)
         self.uncertainty_samples = int(uncertainty_samples)
         self.anchor_to_rays = bool(anchor_to_rays)
+        self.min_confidence = float(min_confidence)
         self._rng = np.random.default_rng(seed)
 
     def lift(self, keypoints: np.ndarray, K: np.ndarray, confidence: np.ndarray | None = None,
@@ -61,7 +62,7 @@ class Lifter:
         """keypoints: (N, J, 2) pixels (undistorted) in ``joint_format``; K: (3, 3) or
         (N, 3, 3); confidence: (N, J) or None. Raises ValueError (with the reason) for an
         unknown format, wrong shapes or invalid intrinsics; per-person problems become a
-        ``status``."""
+        ``status``. Joints with a confidence below ``min_confidence`` count as missing."""
         j = num_joints(joint_format)
         kp = np.asarray(keypoints, dtype=np.float64)
         if kp.ndim != 3 or kp.shape[1:] != (j, 2):
@@ -73,6 +74,9 @@ class Lifter:
         n = len(kp)
         if n == 0:
             return _empty(0)
+        if confidence is not None and self.min_confidence > 0:
+            confidence = np.asarray(confidence, dtype=np.float64)
+            confidence = np.where(confidence < self.min_confidence, 0.0, confidence)
         kp17, conf17 = to_h36m17(kp, confidence, joint_format)
         valid = conf17 > 0
         norm = normalise(pixels_to_normalized(kp17, K), self.contract.normalisation)
