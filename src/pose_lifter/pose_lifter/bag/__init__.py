@@ -1,4 +1,4 @@
-"""Rosbag tools (DESIGN §8). rosbags writes and reads rosbag2 MCAP (readable by ``ros2 bag``,
+"""Rosbag tools (docs/bags.md). rosbags writes and reads rosbag2 MCAP (readable by ``ros2 bag``,
 Foxglove and rosbags); only ``replay`` needs rclpy.
 
     pose-lifter bag make models/demo_poses.npz --out demo_bag [--joint-format coco17]

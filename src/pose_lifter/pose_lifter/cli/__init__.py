@@ -1,1 +1,1 @@
-"""Command-line tools (DESIGN §8)."""
+"""Command-line tools (docs/cli.md, docs/bags.md)."""

@@ -1,4 +1,4 @@
-"""End-to-end latency of the live node over real DDS on loopback (DESIGN §10).
+"""End-to-end latency of the live node over real DDS on loopback (docs/cli.md).
 
 Starts ``pose_lifter_node`` as a separate process in a private domain (loopback only),
 publishes Skeleton2DArray + CameraInfo at a fixed rate with 1 and 10 persons (real poses seen

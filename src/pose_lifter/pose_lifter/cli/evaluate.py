@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
 def add_parser(sub) -> None:
     p = sub.add_parser('eval', help='accuracy and gating metrics on a pose file (JSON)')
-    p.add_argument('--data', required=True, help='pose .npz (DESIGN §6)')
+    p.add_argument('--data', required=True, help='pose .npz (docs/pose-files.md)')
     p.add_argument('--json', help='also write the JSON here')
     p.add_argument('--subjects', help='comma-separated subject ids to keep (default: all)')
     p.add_argument('--fps', type=float, default=10.0, help='subsample clips to this rate')

@@ -1,4 +1,4 @@
-"""``pose-lifter lift``: batch lifting of detector output (DESIGN §8)."""
+"""``pose-lifter lift``: batch lifting of detector output (docs/cli.md)."""
 from __future__ import annotations
 
 import argparse

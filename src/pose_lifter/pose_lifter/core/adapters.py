@@ -1,8 +1,8 @@
 """Joint-format adapters: detector keypoint layouts -> the canonical H36M-17 layout.
 
 Detectors rarely emit Human3.6M joints. Each adapter is a table of direct copies plus a few
-derived joints (DESIGN §3). A derived joint's confidence is the minimum of its sources; a joint
-whose sources are missing is missing (NaN coordinates, confidence 0).
+derived joints (docs/inputs.md). A derived joint's confidence is the minimum of its sources; a
+joint whose sources are missing is missing (NaN coordinates, confidence 0).
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Virtual cameras: world-frame mocap -> camera-frame 3D and pixels (DESIGN §6).
+"""Virtual cameras: world-frame mocap -> camera-frame 3D and pixels (the evaluation set is
+documented in docs/cli.md).
 
 Training draws random cameras inside the operating envelope (people 3 to 30 m away, camera
 heights 0.5 to 2.5 m, focal lengths 500 to 2000 px, people anywhere in the image); evaluation

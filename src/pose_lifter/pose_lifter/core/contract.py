@@ -1,4 +1,5 @@
-"""The model contract: the JSON that makes an exported model self-describing (DESIGN §5).
+"""The model contract: the JSON that makes an exported model self-describing
+(docs/model-contract.md).
 
 It travels in the ONNX ``metadata_props`` under the key ``pose_lifter`` and in every training
 checkpoint. The node and the CLI refuse a model whose contract they do not understand.

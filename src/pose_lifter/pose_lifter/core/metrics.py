@@ -1,4 +1,5 @@
-"""Pose-accuracy and gating metrics (DESIGN §7). numpy in, float (or per-item arrays) out.
+"""Pose-accuracy and gating metrics (explained in docs/bags.md#glossary). numpy in, float (or
+per-item arrays) out.
 
 All poses are (N, J, 3) in millimetres unless stated; errors are averaged over joints then poses.
 Names follow the literature (VideoPose3D's ``loss.py``): MPJPE is Protocol #1, PA-MPJPE
@@ -122,7 +123,7 @@ def roc_auc(scores_pos: np.ndarray, scores_neg: np.ndarray) -> float:
 
 
 def pose_metrics(pred_mm: np.ndarray, gt_mm: np.ndarray, root: int = 0) -> dict[str, float]:
-    """All accuracy metrics of DESIGN §7 for (N, J, 3) poses in mm (root-aligned here)."""
+    """All accuracy metrics for (N, J, 3) poses in mm (root-aligned here)."""
     p, g = root_align(pred_mm, root), root_align(gt_mm, root)
     return {
         'mpjpe': mpjpe(p, g),

@@ -1,6 +1,6 @@
 """The normalisation contract: what the network sees, the same in training and in the node.
 
-Steps for one person (DESIGN §2 "one preprocessing, shipped with the model"):
+Steps for one person (one preprocessing, shipped with the model; docs/model-contract.md):
 
 1. Pixels -> normalised image coordinates with the intrinsics (done by the caller).
 2. Turn a virtual camera to look straight at the root joint (``rotation_to_optical_axis``), so

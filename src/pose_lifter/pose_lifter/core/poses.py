@@ -1,4 +1,5 @@
-"""Pose files (DESIGN §6): the project's ``.npz`` format and VideoPose3D's Human3.6M files.
+"""Pose files (docs/pose-files.md): the project's ``.npz`` format and VideoPose3D's Human3.6M
+files.
 
 A ``PoseSet`` is world-frame 3D in millimetres, Y up, with clip and subject labels per frame.
 """

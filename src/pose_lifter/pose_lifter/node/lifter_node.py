@@ -1,4 +1,5 @@
-"""The ``pose_lifter`` lifecycle node: a thin shell around core.pipeline.Lifter (DESIGN §9).
+"""The ``pose_lifter`` lifecycle node: a thin shell around core.pipeline.Lifter
+(docs/ros-interface.md).
 
 configure: read parameters, start /diagnostics (a plain publisher and a steady timer, so a
 failed configure is reported as ERROR), build the backend and Lifter, warm up (FAILURE with the

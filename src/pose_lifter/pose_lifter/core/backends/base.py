@@ -1,4 +1,5 @@
-"""The one backend interface: ``infer(keypoints, noise) -> (pose3d, realism)`` (DESIGN §2, §5)."""
+"""The one backend interface: ``infer(keypoints, noise) -> (pose3d, realism)``
+(docs/model-contract.md)."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod

@@ -1,4 +1,5 @@
-"""TensorRT backend (DESIGN §5), written against the documented TensorRT 10 Python API.
+"""TensorRT backend (docs/model-contract.md), written against the documented TensorRT 10
+Python API.
 
 The engine is built from the self-describing ONNX model (dynamic batch 1..max_persons, FP16
 where the GPU supports it) and cached under a name keyed by the model's content hash, the
