@@ -190,7 +190,8 @@ class BodyBatcher:
     partial batch (bodies without a skeleton in that image are left out). An empty tracked
     list emits an empty batch (nobody is there: the outputs of who left get deleted).
     Late skeletons (not newer than the one waiting for, or last emitted of, the same body) and
-    skeletons of bodies not tracked are ignored. Each method returns the batches it completed, oldest first.
+    skeletons of bodies not tracked are ignored. Each method returns the batches it completed,
+    oldest first.
     """
 
     def __init__(self, slop_ns: int):
