@@ -1,6 +1,7 @@
 """``pose-lifter-train``: fit, evaluate and export.
 
-    pose-lifter-train fit --preset default --data ../shared/data/cmu_mocap_h36m17.npz \
+    pose-lifter-train convert-bvh BVH_DIR --rig cmu --out data/my_poses.npz [--fps 30]
+    pose-lifter-train fit --preset default --data data/cmu_mocap_h36m17.npz \
         --out runs/NAME [--config f.yaml] [--set model.width=256 train.epochs=5] [--resume]
     pose-lifter-train evaluate --checkpoint runs/NAME/best.pt --split test [--json out.json]
     pose-lifter-train export --checkpoint runs/NAME/best.pt --out models/x.onnx [--tensorrt]
@@ -19,6 +20,8 @@ from pathlib import Path
 from pose_lifter.core.contract import ContractError
 from pose_lifter.core.poses import PoseFileError
 
+from .bvh.cli import add_parser as add_convert_bvh_parser
+from .bvh.cli import run as convert_bvh
 from .checkpoint import CheckpointError
 from .config import PRESETS, ConfigError, load_config
 
@@ -54,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
                     'on the validation subjects')
     ex.add_argument('--data', help='pose file for recalibration (default: the training one)')
     ex.add_argument('--fp32', action='store_true', help='TensorRT without FP16')
+    add_convert_bvh_parser(sub)
     return p
 
 
@@ -102,6 +106,8 @@ def _export(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == 'convert-bvh':
+        return convert_bvh(args)       # reports its own errors (one line per bad file)
     try:
         return {'fit': _fit, 'evaluate': _evaluate, 'export': _export}[args.command](args)
     except EXPECTED as exc:

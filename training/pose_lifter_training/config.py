@@ -24,7 +24,7 @@ class ConfigError(ValueError):
 
 @dataclass
 class DataConfig:
-    path: str = '../shared/data/cmu_mocap_h36m17.npz'   # 3D pose file (project or VideoPose3D)
+    path: str = 'data/cmu_mocap_h36m17.npz'   # 3D pose file (project or VideoPose3D): make data
     extra_2d: str = ''          # optional VideoPose3D data_2d_h36m_gt.npz, 2D-only training rows
     train_subjects: list[str] = field(default_factory=lambda: [
         '01', '02', '03', '05', '06', '10', '12', '13', '16'])
