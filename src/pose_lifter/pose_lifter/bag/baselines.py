@@ -40,6 +40,19 @@ def read_model(path: Path) -> tuple[ModelContract | None, str | None]:
         return None, f'{type(exc).__name__}: {exc}'
 
 
+def model_identity(model: str | None, node_params: dict | None, attach: bool) -> dict:
+    """What ``bag replay`` records about the node's model: path and contract content hash
+    (for an attached node without ``--model`` the model is unknown)."""
+    if attach and not model:
+        return {'path': None, 'note': 'attached to a running node: its model is not known '
+                                      'here (bag score --model names it)'}
+    path = resolve_model(None, {'options': {'model': model, 'node_params': node_params}})
+    contract, error = read_model(path)
+    if contract is None:
+        return {'path': str(path), 'error': error}
+    return {'path': str(path), 'content_hash': contract.content_hash}
+
+
 def _camera(frame: KeypointFrame) -> CameraModel | None:
     info = frame.camera
     if info is None:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .baselines import model_identity
 from .io import (
     CAMERA_INFO,
     DIAGNOSTICS,
@@ -232,7 +233,8 @@ def replay(in_path: str | Path, out_path: str | Path, opts: ReplayOptions,
     out = Path(out_path)
     writer = open_writer(out)
     summary = {'input': str(in_path), 'output': str(out), 'options': asdict(opts),
-               'gaps': schedule.gaps, 'status': 'error'}
+               'gaps': schedule.gaps, 'status': 'error',
+               'model': model_identity(opts.model, opts.node_params, opts.attach)}
     run, started = None, time.monotonic()
     try:
         run = _Replay(opts, schedule, writer, out, log)

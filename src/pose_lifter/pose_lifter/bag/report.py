@@ -105,6 +105,9 @@ def input_rows(result: dict) -> list[tuple[str, str]]:
              ('model content hash', model.get('content_hash') or
               f'unknown ({model.get("error")})'),
              ('backend (node diagnostics)', str(info.get('backend')))]
+    if model.get('warning'):
+        rows.insert(-1, ('model warning', f'{model["warning"]}: hash at replay '
+                                          f'{model.get("content_hash_at_replay")}'))
     replay = info.get('replay') or {}
     if replay:
         rows.append(('replay rate / attached', f'{replay.get("rate")} / '

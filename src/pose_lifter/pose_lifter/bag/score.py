@@ -184,6 +184,13 @@ def describe_inputs(made: dict, replay: dict | None, diag: dict, model: Path,
                              format_version=contract.format_version)
     else:
         info['model']['error'] = model_error
+    recorded = (replay or {}).get('model') or {}
+    if recorded.get('content_hash'):
+        info['model']['content_hash_at_replay'] = recorded['content_hash']
+        if recorded['content_hash'] != info['model'].get('content_hash'):
+            info['model']['warning'] = ('the model scored here is not the one the replay '
+                                        f'recorded ({recorded.get("path")}); the baselines '
+                                        'use the one here')
     return info
 
 
