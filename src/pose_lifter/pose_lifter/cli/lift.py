@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     np.savez(args.output, joints3d=res.joints3d.astype(np.float32),
              realism=res.realism.astype(np.float32), plausible=res.plausible,
              status=res.status.astype(str), valid_joints=res.valid_joints)
-    counts = {s: int((res.status == s).sum()) for s in np.unique(res.status.astype(str))}
+    counts = {str(s): int((res.status == s).sum()) for s in np.unique(res.status.astype(str))}
     print(f'lifted {len(res)} persons with {lifter.backend.describe()}: {counts} '
           f'-> {args.output}')
     return 0
