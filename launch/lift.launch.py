@@ -7,13 +7,22 @@
 Parameters come from config/lifter.yaml (the one source of defaults); launch arguments left
 empty do not override it. ``cameras:=front,left`` starts one node per camera, each in its own
 namespace (``<namespace>/front`` ...), reading ``keypoints_2d`` and ``camera_info`` there.
+
+Stopping: Ctrl-C (SIGINT) or SIGTERM (``kill``, ``docker stop``, systemd) to ``ros2 launch``
+or to its whole process group: the nodes shut down through their lifecycle (markers deleted)
+and ``ros2 launch`` exits 0. See _sigterm_like_sigint for what this file changes in launch.
 """
-from launch import LaunchDescription
+import gc
+import signal
+import threading
+
 from launch.actions import DeclareLaunchArgument, GroupAction, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.substitutions import FindPackageShare
+
+from launch import LaunchDescription
 
 PACKAGE = 'pose_lifter'
 ARGUMENTS = (
@@ -31,6 +40,32 @@ ARGUMENTS = (
     ('log_level', 'info', 'node log level'),
     ('rviz', 'false', 'start RViz with config/lift.rviz'),
 )
+
+
+def _sigterm_like_sigint() -> None:
+    """Make the running ``ros2 launch`` treat SIGTERM as it treats SIGINT (a workaround).
+
+    launch 3.x stops in order on SIGINT (SIGINT to every process it started, wait, escalate
+    after ``sigterm_timeout``), but on SIGTERM it logs errors, cancels its run task, exits 1
+    and may leave its processes running; without a Python SIGTERM handler it even dies of the
+    signal at once. Called while launch runs (it loads this file then), this gives launch's
+    signal manager its own SIGINT callback for SIGTERM and installs a no-op Python handler so
+    that the signal reaches launch's loop. Other launch versions: nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        from launch.utilities.signal_management import AsyncSafeSignalManager
+    except ImportError:
+        return
+    for manager in [o for o in gc.get_objects() if isinstance(o, AsyncSafeSignalManager)]:
+        callbacks = getattr(manager, '_AsyncSafeSignalManager__handlers', {})
+        on_sigint = callbacks.get(signal.SIGINT)
+        if on_sigint is None or callbacks.get(signal.SIGTERM) is on_sigint:
+            continue
+        manager.handle(signal.SIGTERM, on_sigint)
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, lambda signum, frame: None)
 
 
 def _nodes(context):
@@ -67,6 +102,7 @@ def _rviz(context):
 
 
 def generate_launch_description() -> LaunchDescription:
+    _sigterm_like_sigint()
     return LaunchDescription(
         [DeclareLaunchArgument(name, default_value=default, description=description)
          for name, default, description in ARGUMENTS]

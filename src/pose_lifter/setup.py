@@ -1,7 +1,15 @@
 """ament_python package pose_lifter (also pip-installable: ``pip install ./src/pose_lifter``).
 
-launch/, config/ and models/ live at the repository root (DESIGN §2) and are installed into
-share/pose_lifter, where ament_index finds them as in any colcon install.
+launch/, config/ and models/ live at the repository root; the package carries them as links
+(src/pose_lifter/{launch,config,models} -> ../../{launch,config,models}) and installs them into
+share/pose_lifter, where ament_index finds them as in any colcon install. Copying the package
+alone into a workspace needs the links resolved (``cp -rL src/pose_lifter ws/src/``); with
+dangling links or missing files the build stops with a message saying so, instead of installing
+a package without its launch file, parameters or model.
+
+Executables: colcon installs the console scripts into lib/pose_lifter/ (setup.cfg), where
+``ros2 run``/``ros2 launch`` look for them. pip puts them into bin/, so a wheel also carries
+resource/pose_lifter_node as lib/pose_lifter/pose_lifter_node, which runs bin/pose_lifter_node.
 """
 import os
 from glob import glob
@@ -10,14 +18,47 @@ from setuptools import find_packages, setup
 
 PACKAGE = 'pose_lifter'
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.normpath(os.path.join(HERE, '..', '..'))
+# Files without which the installed package is broken (the launch file's defaults).
+REQUIRED = ('launch/lift.launch.py', 'config/lifter.yaml', 'config/lift.rviz',
+            'models/default.onnx')
 
 
-def rel(*parts):
-    """Paths relative to this file, as setuptools wants for data_files."""
-    return [os.path.relpath(p, HERE) for p in sorted(glob(os.path.join(ROOT, *parts)))]
+def shipped(folder, *patterns):
+    """Files of the package's ``folder`` (a link to the repository root's) for data_files."""
+    return [os.path.relpath(p, HERE) for pattern in patterns
+            for p in sorted(glob(os.path.join(HERE, folder, pattern)))]
 
 
+def check_shipped_files():
+    missing = [rel for rel in REQUIRED if not os.path.isfile(os.path.join(HERE, rel))]
+    if missing:
+        raise SystemExit(
+            f'pose_lifter: missing {", ".join(missing)} in {HERE}. launch/, config/ and models/ '
+            "of this package are links to the repository root's folders: build it inside the "
+            'repository (colcon build --base-paths src, pip install ./src/pose_lifter) or copy '
+            'it with the links resolved (cp -rL src/pose_lifter <workspace>/src/).')
+
+
+def wheel_command():
+    """bdist_wheel that also installs lib/pose_lifter/pose_lifter_node (pip installs only)."""
+    try:
+        from setuptools.command.bdist_wheel import bdist_wheel
+    except ImportError:  # setuptools < 70.1 (colcon on older distributions never builds wheels)
+        try:
+            from wheel.bdist_wheel import bdist_wheel
+        except ImportError:
+            return {}
+
+    class BdistWheel(bdist_wheel):
+        def run(self):
+            self.distribution.data_files.append(
+                ('lib/' + PACKAGE, ['resource/pose_lifter_node']))
+            super().run()
+
+    return {'bdist_wheel': BdistWheel}
+
+
+check_shipped_files()
 setup(
     name=PACKAGE,
     version='0.1.0',
@@ -25,11 +66,11 @@ setup(
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),
-        ('share/' + PACKAGE + '/launch', rel('launch', '*.py')),
-        ('share/' + PACKAGE + '/config', rel('config', '*.yaml') + rel('config', '*.rviz')),
-        ('share/' + PACKAGE + '/models', rel('models', '*.onnx') + rel('models', '*.md')
-         + rel('models', '*.npz') + rel('models', '*.json')),
+        ('share/' + PACKAGE + '/launch', shipped('launch', '*.py')),
+        ('share/' + PACKAGE + '/config', shipped('config', '*.yaml', '*.rviz')),
+        ('share/' + PACKAGE + '/models', shipped('models', '*.onnx', '*.md', '*.npz', '*.json')),
     ],
+    cmdclass=wheel_command(),
     install_requires=['setuptools', 'numpy', 'onnxruntime', 'pyyaml'],
     zip_safe=True,
     maintainer='pose_lifter developers',

@@ -266,6 +266,8 @@ class PoseLifterNode(LifecycleNode):
             try:
                 self._process(*item)
             except Exception as exc:  # the node never dies on input
+                if not self.context.ok():   # context shut down under the worker: just stop
+                    return
                 self._skip('internal_error', f'{type(exc).__name__}: {exc}\n'
                            f'{traceback.format_exc()}')
 

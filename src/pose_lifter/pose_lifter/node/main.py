@@ -3,24 +3,52 @@
 Runs with no environment set by hand: the venv becomes an ament prefix first, so the shipped
 config and model are found in share/pose_lifter. ROS arguments work as usual:
 ``pose_lifter_node --ros-args -p model:=m.onnx -r keypoints_2d:=/detector/keypoints``.
+
+Stopping: SIGINT (Ctrl-C, also sent to the whole process group by ``ros2 launch``) and SIGTERM
+only ask the spin loop to end; rclpy's own handlers, which would shut the context down at once
+(under the worker's feet), are not installed. The node then takes the lifecycle ``shutdown``
+transition while the context is still valid -- its worker stops, markers on screen are deleted,
+publishers and backend are released -- and only then is the context shut down. Further signals
+during that are ignored; the exit status is 0.
 """
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 from ..resources import ensure_ament_prefix
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Longest time a stop request waits for the spin loop to notice it (seconds).
+SPIN_PERIOD_S = 0.1
+
+
+def install_stop_handlers() -> threading.Event:
+    """Handle SIGINT/SIGTERM by setting the returned event (idempotent; never raises)."""
+    stop = threading.Event()
+
+    def request_stop(signum, frame):
+        stop.set()
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, request_stop)
+    return stop
+
 
 def main(argv: list[str] | None = None) -> int:
+    stop = install_stop_handlers()      # first: a Ctrl-C while importing is a stop request too
     ensure_ament_prefix()
     import rclpy
     from rclpy.exceptions import ParameterException
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
 
     from .lifter_node import PoseLifterNode
     from .params import ConfigError
 
-    rclpy.init(args=sys.argv if argv is None else argv)
+    rclpy.init(args=sys.argv if argv is None else argv,
+               signal_handler_options=SignalHandlerOptions.NO)
     try:
         node = PoseLifterNode()
     except (ConfigError, ParameterException) as exc:
@@ -30,16 +58,32 @@ def main(argv: list[str] | None = None) -> int:
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
-        node.autostart()
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
+        if not stop.is_set():
+            node.autostart()
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=SPIN_PERIOD_S)
+    except ExternalShutdownException:
         pass
     finally:
-        node.on_cleanup(None)  # stop the worker and free the backend, whatever the state
+        finish(node)
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def finish(node) -> None:
+    """Lifecycle shutdown (stops the worker, deletes markers, releases everything) while the
+    context still allows publishing; a node already finalised is only released."""
+    from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
+
+    if node.context.ok():
+        try:
+            node.trigger_shutdown()
+            return
+        except _rclpy.RCLError:     # finalized (or mid-transition): nothing to transition
+            pass
+    node.on_cleanup(None)  # stop the worker and free the backend, whatever the state
 
 
 if __name__ == '__main__':
