@@ -105,6 +105,7 @@ def test_cli_writes_markdown_html_json_and_plots(perfect, small_bag, tmp_path, c
                  '--json', str(js), '--threshold', '0.5']) == 0
     out = capsys.readouterr().out
     assert '| MPJPE (mm) | 0.0 |' in out and f'report: {report}/report.html' in out
+    assert '| metric | model | zero-depth | mean-pose |' in out      # baselines on stdout too
     for name in ('report.md', 'report.html', 'score.json', 'error_per_joint.png',
                  'latency.png', 'realism.png', 'skeletons.png'):
         assert (report / name).stat().st_size > 0, name

@@ -140,7 +140,7 @@ def baseline_rows(result: dict) -> tuple[list[str], list[list[str]]] | None:
     return header, rows
 
 
-def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)] + \
         ['| ' + ' | '.join(r) + ' |' for r in rows]
 
@@ -188,7 +188,7 @@ def write_report(result: dict, folder: str | Path) -> Path:
     terms = glossary.lines()
     md = [f'# pose_lifter bag score: {result["output_bag"]}', '']
     for heading, header, rows, note in tables:
-        md += [f'## {heading}', ''] + _md_table(header, rows) + ['']
+        md += [f'## {heading}', ''] + md_table(header, rows) + ['']
         md += [note, ''] if note else []
     md += ['## Plots', ''] + [f'![{cap}]({name})\n\n{cap}\n' for name, cap in plots]
     md += ['## Glossary', ''] + terms + ['', 'Full numbers: [score.json](score.json)', '']

@@ -103,7 +103,14 @@ def default_report_dir(output_bag: str) -> Path:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from ..bag.report import markdown_table, summary_rows, to_json, write_report
+    from ..bag.report import (
+        baseline_rows,
+        markdown_table,
+        md_table,
+        summary_rows,
+        to_json,
+        write_report,
+    )
     from ..bag.score import score
 
     result = score(args.output, args.gt, args.threshold, args.model)
@@ -112,6 +119,9 @@ def run_score(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(to_json(result), indent=2) + '\n')
     print(markdown_table(summary_rows(result)))
+    base = baseline_rows(result)
+    if base is not None:
+        print('\n' + '\n'.join(md_table(*base)))
     print(f'\nreport: {page}')
     return 0
 
