@@ -55,3 +55,22 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) build install log out
+
+# Training data (docs/data.md). On the project's machines: a link to the converted CMU file in
+# ../shared. Elsewhere: where the BVH files come from and the command that converts them.
+POSE_DATA := data/cmu_mocap_h36m17.npz
+POSE_DATA_SHARED := $(or $(SHARED),../shared)/data/cmu_mocap_h36m17.npz
+.PHONY: data
+data:
+	@if [ -f $(POSE_DATA) ]; then echo "$(POSE_DATA) is there"; \
+	elif [ -f $(POSE_DATA_SHARED) ]; then mkdir -p data && \
+		ln -sfn $(abspath $(POSE_DATA_SHARED)) $(POSE_DATA) && \
+		echo "$(POSE_DATA) -> $(abspath $(POSE_DATA_SHARED))"; \
+	else \
+		echo "$(POSE_DATA) is missing; build it from CMU motion capture (docs/data.md):"; \
+		echo "  1. download the BVH conversion of mocap.cs.cmu.edu (cgspeed.com, the"; \
+		echo "     MotionBuilder-friendly release) and unpack the subjects' folders into data/cmu-bvh/"; \
+		echo "  2. make setup && $(VENV)/bin/pose-lifter-train convert-bvh data/cmu-bvh --rig cmu \\"; \
+		echo "       --out $(POSE_DATA)"; \
+		exit 1; \
+	fi
