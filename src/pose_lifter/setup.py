@@ -1,7 +1,7 @@
 """ament_python package pose_lifter (also pip-installable: ``pip install ./src/pose_lifter``).
 
 launch/, config/ and models/ live at the repository root; the package carries them as links
-(src/pose_lifter/{launch,config,models} -> ../../{launch,config,models}) and installs them into
+(src/pose_lifter/share/{launch,config,models} -> the root's folders) and installs them into
 share/pose_lifter, where ament_index finds them as in any colcon install. Copying the package
 alone into a workspace needs the links resolved (``cp -rL src/pose_lifter ws/src/``); with
 dangling links or missing files the build stops with a message saying so, instead of installing
@@ -21,20 +21,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # Files without which the installed package is broken (the launch file's defaults).
 REQUIRED = ('launch/lift.launch.py', 'config/lifter.yaml', 'config/lift.rviz',
             'models/default.onnx')
+SHIPPED = 'share'   # the folder of links
 
 
 def shipped(folder, *patterns):
     """Files of the package's ``folder`` (a link to the repository root's) for data_files."""
     return [os.path.relpath(p, HERE) for pattern in patterns
-            for p in sorted(glob(os.path.join(HERE, folder, pattern)))]
+            for p in sorted(glob(os.path.join(HERE, SHIPPED, folder, pattern)))]
 
 
 def check_shipped_files():
-    missing = [rel for rel in REQUIRED if not os.path.isfile(os.path.join(HERE, rel))]
+    missing = [rel for rel in REQUIRED if not os.path.isfile(os.path.join(HERE, SHIPPED, rel))]
     if missing:
         raise SystemExit(
-            f'pose_lifter: missing {", ".join(missing)} in {HERE}. launch/, config/ and models/ '
-            "of this package are links to the repository root's folders: build it inside the "
+            f'pose_lifter: missing {", ".join(missing)} in {os.path.join(HERE, SHIPPED)}: its '
+            "launch/, config/ and models/ are links to the repository root's: build inside the "
             'repository (colcon build --base-paths src, pip install ./src/pose_lifter) or copy '
             'it with the links resolved (cp -rL src/pose_lifter <workspace>/src/).')
 
