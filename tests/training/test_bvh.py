@@ -286,6 +286,7 @@ def test_rig_joint_missing_from_the_file():
     ({'name': ''}, 'name'),
     ({'translation': 'sideways'}, 'translation'),
     ({'scale_to_mm': -1}, '> 0'),
+    ({'subject_pattern': '^(S\\d+'}, 'not a valid regular expression'),
     ({'joints': {**TEST_RIG['joints'], 'head': {'joint': 'Head', 'offset': [1, 2]}}}, 'offset'),
     ({'joints': {**TEST_RIG['joints'], 'spine': {'mean': ['A', 'B'], 'weights': [1]}}},
      'weights'),
@@ -502,9 +503,12 @@ def test_cli_skips_and_counts_bad_files(tmp_path, capsys):
 @pytest.mark.parametrize('args, message', [
     (['--rig', 'no_such_rig'], 'unknown rig'),
     (['--rig', 'cmu', '--scale', '-2'], '--scale must be > 0'),
+    (['--rig', 'cmu', '--subject-pattern', '(('], '--subject-pattern'),
+    (['--rig', 'RIG', '--out', '/proc/no/such/dir/o.npz'], 'cannot write'),
 ])
 def test_cli_errors_are_one_line(tmp_path, capsys, args, message):
     folder = write_humanoid_files(tmp_path / 'bvh', names=('S1_walk',))
+    args = [str(folder / 'rig.yaml') if a == 'RIG' else a for a in args]
     assert main(['convert-bvh', str(folder), '--out', str(tmp_path / 'o.npz')] + args) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1

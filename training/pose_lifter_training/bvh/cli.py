@@ -23,7 +23,7 @@ from .convert import (
     write_pose_file,
 )
 from .parse import BvhError, read_bvh
-from .rig import UNITS_MM, UP_AXES, RigError, builtin_rigs, load_rig
+from .rig import UNITS_MM, UP_AXES, RigError, builtin_rigs, check_pattern, load_rig
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -59,13 +59,25 @@ def _convert_one(path, name: str, rig, args: argparse.Namespace) -> Clip:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Convert, print a summary; 0 when a file was written, 2 otherwise."""
+    """Convert, print a summary; 0 when a file was written, 2 otherwise (130: interrupted)."""
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print('interrupted: nothing written', file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         rig = load_rig(args.rig)
         if args.scale is not None and not args.scale > 0:
             raise RigError(f'--scale must be > 0, got {args.scale:g}')
         if args.fps is not None and not args.fps > 0:
             raise RigError(f'--fps must be > 0, got {args.fps:g}')
+        if args.skip_frames is not None and args.skip_frames < 0:
+            raise RigError(f'--skip-frames must be >= 0, got {args.skip_frames}')
+        if args.subject_pattern is not None:
+            check_pattern(args.subject_pattern, '--subject-pattern')
         files = find_bvh_files(args.inputs)
     except (RigError, FileNotFoundError) as exc:
         print(f'error: {exc}', file=sys.stderr)
@@ -90,7 +102,11 @@ def run(args: argparse.Namespace) -> int:
     if not clips:
         print(f'error: none of the {len(files)} files could be converted', file=sys.stderr)
         return 2
-    write_pose_file(args.out, clips)
+    try:
+        write_pose_file(args.out, clips)
+    except OSError as exc:
+        print(f'error: cannot write {args.out}: {exc.strerror or exc}', file=sys.stderr)
+        return 2
     frames = sum(len(c.joints) for c in clips)
     subjects = sorted({c.subject for c in clips})
     units = sorted({c.units for c in clips})

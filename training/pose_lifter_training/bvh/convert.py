@@ -109,8 +109,8 @@ def subject_from_name(name: str, pattern: str | None) -> str:
     try:
         m = re.search(pattern, name)
     except re.error as exc:
-        raise ConversionError(f'subject pattern {pattern!r} is not a valid regex ({exc})'
-                              ) from None
+        raise ConversionError(f'subject pattern {pattern!r} is not a valid regular expression '
+                              f'({exc})') from None
     if not m:
         raise ConversionError(f'subject pattern {pattern!r} does not match the name {name!r}; '
                               'give --subject or another --subject-pattern')
@@ -190,6 +190,9 @@ def write_pose_file(path: str | Path, clips: list[Clip]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + '.part')
-    with open(tmp, 'wb') as f:
-        np.savez_compressed(f, **arrays)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, 'wb') as f:
+            np.savez_compressed(f, **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -21,6 +21,7 @@ children's OFFSETs are written in), so they do not depend on the file's units.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,14 +134,26 @@ def rig_from_dict(data: dict, where: str = 'rig') -> Rig:
     if not isinstance(skip, int) or skip < 0:
         raise RigError(f'{where}: skip_frames must be a whole number >= 0, got {skip!r}')
     pattern = data.get('subject_pattern')
-    if pattern is not None and not isinstance(pattern, str):
-        raise RigError(f'{where}: subject_pattern must be a string (a regular expression)')
+    if pattern is not None:
+        check_pattern(pattern, f'{where}: subject_pattern')
     name = data.get('name')
     if not isinstance(name, str) or not name:
         raise RigError(f'{where}: needs a name (stored as clip_rigs)')
     specs = {j: _spec(joints[j], f'{where}: joints.{j}') for j in H36M17.joint_names}
     return Rig(name, specs, scale, units, up, translation, skip, pattern,
                {k: data[k] for k in ('description', 'source', 'license') if k in data})
+
+
+def check_pattern(pattern, where: str = 'subject pattern') -> str:
+    """A subject pattern must be a valid regular expression."""
+    if not isinstance(pattern, str) or not pattern:
+        raise RigError(f'{where} must be a regular expression, got {pattern!r}')
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise RigError(f'{where} {pattern!r} is not a valid regular expression ({exc})'
+                       ) from None
+    return pattern
 
 
 def parse_scale(value, where: str = 'scale') -> float:
