@@ -111,11 +111,17 @@ def test_coco_adapter_derives_h36m_joints():
 
 def test_body25_adapter_and_missing_sources():
     kp = np.random.default_rng(0).uniform(0, 500, (2, 25, 2))
-    conf = np.ones((2, 25))
-    conf[1, adapters.BODY25_NAMES.index('r_hip')] = 0.0
+    conf = np.ones((3, 25))
+    kp = np.concatenate([kp, kp[1:]])
+    conf[1:, adapters.BODY25_NAMES.index('r_hip')] = 0.0
+    conf[2, adapters.BODY25_NAMES.index('l_shoulder')] = 0.0
     out, oc = adapters.to_h36m17(kp, conf, 'body25')
     assert np.isfinite(out[0]).all()
-    assert oc[1, H36M17.index('pelvis')] == 0 and np.isnan(out[1, H36M17.index('pelvis')]).all()
+    # one hip and both shoulders: the pelvis is estimated from one side, at half confidence
+    pelvis = H36M17.index('pelvis')
+    assert oc[1, pelvis] == 0.5 and np.isfinite(out[1, pelvis]).all()
+    # one hip and one shoulder: nothing to estimate it from
+    assert oc[2, H36M17.index('pelvis')] == 0 and np.isnan(out[2, H36M17.index('pelvis')]).all()
 
 
 @pytest.mark.parametrize('bad', ['openpose18', '', 'H36M17'])
