@@ -102,7 +102,7 @@ class _Reader:
         """The rest of the keyword's line up to a brace (names may contain spaces)."""
         words = []
         while self.i < len(self.toks) and self.toks[self.i][1] == line \
-                and self.toks[self.i][0] not in '{}':
+                and self.toks[self.i][0] not in ('{', '}'):
             words.append(self.toks[self.i][0])
             self.i += 1
         if not words:
@@ -162,6 +162,9 @@ def _block(r: _Reader, name: str, line: int, parent: int, joints: list[BvhJoint]
         if word == 'JOINT':
             column = _block(r, r.name('JOINT', line), line, index, joints, column)
         elif word == 'END':
+            if any(j.name == f'{name}_end' for j in joints):
+                raise r.error(f'the End Site of {name!r} clashes with a joint named '
+                              f'{name + "_end"!r}', line)
             r.expect('Site')
             r.expect('{')
             end = _offset(r)
