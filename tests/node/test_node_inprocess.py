@@ -169,16 +169,19 @@ def test_survives_malformed_input_and_counts_it(make_node, probe, scene):
 def test_parameters_are_validated_at_run_time(make_node):
     node = make_node()
     bad = [Parameter('gate_mode', value='hide'), Parameter('realism_threshold', value=1e9),
-           Parameter('marker_alpha', value=1.5), Parameter('min_valid_joints', value=0)]
+           Parameter('marker_alpha', value=1.5), Parameter('min_valid_joints', value=0),
+           Parameter('min_confidence', value=1.5)]
     for p in bad:
         result = node.set_parameters([p])[0]
         assert not result.successful and result.reason
     assert node.get_parameter('gate_mode').value != 'hide'
     ok = [Parameter('use_model_threshold', value=False),
           Parameter('realism_threshold', value=0.25), Parameter('marker_alpha', value=0.5),
-          Parameter('min_valid_joints', value=10), Parameter('uncertainty_samples', value=2)]
+          Parameter('min_valid_joints', value=10), Parameter('uncertainty_samples', value=2),
+          Parameter('min_confidence', value=0.3)]
     assert all(r.successful for r in node.set_parameters(ok))
     assert node.lifter.threshold == 0.25 and node.lifter.min_valid_joints == 10
+    assert node.lifter.min_confidence == 0.3
     assert node.lifter.uncertainty_samples == 2 and node._style.alpha == 0.5
     assert node.set_parameters([Parameter('use_model_threshold', value=True)])[0].successful
     assert node.lifter.threshold == node.lifter.contract.realism_threshold

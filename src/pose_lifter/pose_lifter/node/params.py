@@ -53,6 +53,9 @@ class Settings:
                                   -1.0e6, 1.0e6, runtime=True)
     min_valid_joints: int = _p('minimum valid H36M input joints to lift a person', 1, 17,
                                runtime=True)
+    min_confidence: float = _p('input joints with a lower confidence count as missing; 0 = '
+                               'every joint with confidence > 0 is used', 0.0, 1.0,
+                               runtime=True)
     uncertainty_samples: int = _p('latent samples for joint_uncertainty; 0 = off', 0, 64,
                                   runtime=True)
     anchor_to_rays: bool = _p('keep the predicted depths and put each seen joint on its '
