@@ -237,7 +237,10 @@ class PoseLifterNode(LifecycleNode):
         markers = self._pubs.get('markers')
         gone = self._registry.clear()
         if markers is not None and gone and self.context.ok():
+            from rclpy.duration import Duration
             markers.publish(convert.markers_to_msg(self._last_header, delete_markers(gone)))
+            # the process may end right after: let reliable subscribers (RViz) get the DELETE
+            markers.wait_for_all_acked(Duration(seconds=1.0))
 
     def _release(self) -> None:
         """Destroy publishers and the diagnostics timer, free the backend (cleanup)."""
