@@ -6,8 +6,12 @@ PIP := $(VENV)/bin/pip
 # Every DDS participant started from here stays on loopback, in its own domain.
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 export ROS_DOMAIN_ID ?= 42
+# Project-internal folder beside the repository: the real ROS 2 launch/CLI tools and the
+# interface packages they and the yolo_ros/ROS4HRI inputs need (scripts/setup_ros_tools.sh).
+SHARED ?= ../shared
 
 RUNTIME_SRC := $(shell find src/pose_lifter -name '*.py' -o -name '*.xml' -o -name '*.cfg') \
+	$(wildcard src/pose_lifter/resource/*) \
 	$(wildcard launch/*.py config/*.yaml config/*.rviz models/*.onnx models/*.md models/*.npz)
 TRAINING_SRC := $(shell find training -name '*.py' -o -name '*.toml' -o -name '*.yaml')
 
@@ -26,7 +30,14 @@ $(VENV)/.msgs: $(VENV)/.deps scripts/build_msgs.sh scripts/fix_ros_wheels.py \
 	VENV=$(VENV) bash scripts/build_msgs.sh
 	touch $@
 
-$(VENV)/.installed: $(VENV)/.msgs $(RUNTIME_SRC) $(TRAINING_SRC)
+# Without $(SHARED) the script prints one line and the stamp is not made: it runs (and says so)
+# on every `make`, and installs the tools as soon as the folder appears.
+$(VENV)/.ros_tools: $(VENV)/.msgs scripts/setup_ros_tools.sh scripts/interface_pyproject.py \
+		$(wildcard $(SHARED)/ros-wheels/*.whl) $(shell find $(SHARED)/ros-src -type f 2>/dev/null)
+	VENV=$(VENV) SHARED=$(SHARED) bash scripts/setup_ros_tools.sh
+	if [ -d $(SHARED)/ros-wheels ] && [ -d $(SHARED)/ros-src ]; then touch $@; fi
+
+$(VENV)/.installed: $(VENV)/.msgs $(RUNTIME_SRC) $(TRAINING_SRC) | $(VENV)/.ros_tools
 	$(PIP) install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
 		./src/pose_lifter ./training
 	touch $@
