@@ -2,9 +2,15 @@
 
   .venv/bin/python scripts/run_progress.py runs/A runs/B          # per-epoch history
   .venv/bin/python scripts/run_progress.py --best runs/A runs/B   # best epoch (val N-MPJPE)
+  .venv/bin/python scripts/run_progress.py --seeds runs/base20-s*  # mean +- sd over seeds
+
+``--seeds`` also reports the stability of each run: the worst validation N-MPJPE of any epoch
+after the best one, relative to the best (the model card's "no epoch after the best is worse
+than the best by more than 10 %").
 """
 import argparse
 
+import numpy as np
 import torch
 
 KEYS = ('mpjpe', 'n_mpjpe', 'pa_mpjpe', 'mirror_rate')
@@ -14,7 +20,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument('runs', nargs='+')
     ap.add_argument('--best', action='store_true', help='one row per run: its best epoch')
+    ap.add_argument('--seeds', action='store_true', help='mean +- sd of the runs (seeds)')
     args = ap.parse_args()
+    if args.seeds:
+        seeds(args.runs)
+        return
     if args.best:
         print('| run | epochs | best epoch | ' + ' | '.join(KEYS) + ' |')
         print('|---' * (len(KEYS) + 3) + '|')
@@ -29,6 +39,26 @@ def main() -> None:
         else:
             print(path, [(e, round(s), round(v['n_mpjpe']), round(v['pa_mpjpe']),
                           round(v['mirror_rate'], 2)) for e, s, v in rows])
+
+
+def seeds(runs: list[str]) -> None:
+    """Best epoch per run, mean +- sd over runs, and the drift after the best epoch."""
+    best, drift = [], []
+    for path in runs:
+        hist = torch.load(f'{path}/last.pt', map_location='cpu', weights_only=False)['history']
+        vals = [h['val'] for h in hist if h.get('val')]
+        n = np.array([v['n_mpjpe'] for v in vals])
+        i = int(n.argmin())
+        best.append([vals[i][k] for k in KEYS])
+        drift.append(float(n[i:].max() / n[i] - 1.0))
+        print(f'{path}: epochs {len(vals)}, best epoch {i}, ' +
+              ', '.join(f'{k} {vals[i][k]:.3f}' for k in KEYS) +
+              f', worst after best +{100 * drift[-1]:.1f} %')
+    b = np.array(best)
+    print(f'mean +- sd over {len(runs)} runs: ' + ', '.join(
+        f'{k} {m:.1f} +- {s:.1f}' for k, m, s in zip(KEYS, b.mean(0), b.std(0, ddof=1)
+                                                      if len(b) > 1 else np.zeros(len(KEYS)))) +
+        f'; worst drift after best +{100 * max(drift):.1f} %')
 
 
 if __name__ == '__main__':
