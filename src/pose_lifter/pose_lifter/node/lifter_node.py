@@ -115,6 +115,7 @@ class PoseLifterNode(LifecycleNode):
         lifter.threshold = (lifter.contract.realism_threshold if s.use_model_threshold
                             else s.realism_threshold)
         lifter.min_valid_joints = s.min_valid_joints
+        lifter.min_confidence = s.min_confidence
         lifter.uncertainty_samples = s.uncertainty_samples
         lifter.anchor_to_rays = s.anchor_to_rays
 
