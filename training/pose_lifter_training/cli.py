@@ -5,6 +5,8 @@
         --out runs/NAME [--config f.yaml] [--set model.width=256 train.epochs=5] [--resume]
     pose-lifter-train evaluate --checkpoint runs/NAME/best.pt --split test [--json out.json]
     pose-lifter-train export --checkpoint runs/NAME/best.pt --out models/x.onnx [--tensorrt]
+    pose-lifter-train fit --data-2d my.bag --init-from models/default.onnx --out runs/NAME
+    pose-lifter-train check --model models/default.onnx runs/NAME/best.pt --data-2d my.bag
 
 Multi-GPU: ``torchrun --nproc_per_node=N -m pose_lifter_training.cli fit ...``.
 Expected failures (missing data, bad config key, corrupt checkpoint) exit with status 2 and a
@@ -16,6 +18,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from pose_lifter.core.contract import ContractError
 from pose_lifter.core.poses import PoseFileError
@@ -40,6 +44,23 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument('--data', help='pose file (sets data.path)')
     fit.add_argument('--out', required=True, help='run directory')
     fit.add_argument('--resume', action='store_true', help='continue from OUT/last.pt')
+    fit.add_argument('--data-2d', metavar='BAG_OR_NPZ',
+                     help='unlabelled 2D of your cameras (rosbag2 with Skeleton2DArray + '
+                     'CameraInfo, or kp.npz); without --data it is the only training data')
+    fit.add_argument('--init-from', metavar='MODEL',
+                     help='start from this checkpoint (.pt) or exported model (.onnx); its '
+                     'architecture replaces model.*')
+    fit.add_argument('--keypoints-topic', help='Skeleton2DArray topic (default: found by type)')
+    fit.add_argument('--camera-info-topic', help='CameraInfo topic (default: found by type)')
+    ck = sub.add_parser('check', help='2D-only criteria of models on a 2D recording')
+    ck.add_argument('--model', nargs='+', required=True, help='checkpoints (.pt) / models (.onnx)')
+    ck.add_argument('--data-2d', required=True, metavar='BAG_OR_NPZ')
+    ck.add_argument('--split', choices=('heldout', 'all'), default='all',
+                    help="'heldout': only the time blocks a fit run holds out")
+    ck.add_argument('--keypoints-topic')
+    ck.add_argument('--camera-info-topic')
+    ck.add_argument('--run', help='also rank the checkpoints of this run directory: Spearman '
+                    'of each 2D criterion with 3D PA-MPJPE (needs 3D validation in its history)')
     ev = sub.add_parser('evaluate', help='metrics of a checkpoint on val or test')
     ev.add_argument('--checkpoint', required=True)
     ev.add_argument('--split', default='test', choices=('val', 'test'))
@@ -56,6 +77,16 @@ def _parser() -> argparse.ArgumentParser:
                     help='realism x exp(-reprojection error / tau); recalibrates the threshold '
                     'on the validation subjects')
     ex.add_argument('--data', help='pose file for recalibration (default: the training one)')
+    ex.add_argument('--calibrate-format', default=None, choices=('h36m17', 'coco17'),
+                    help='recalibrate the realism threshold on validation persons as this '
+                    'detector reports them (with the --calibrate-* noise)')
+    ex.add_argument('--calibrate-noise-px', type=float, default=0.0)
+    ex.add_argument('--calibrate-noise-size', type=float, default=0.0)
+    ex.add_argument('--calibrate-drop', type=float, default=0.0)
+    ex.add_argument('--calibrate-low-conf', type=float, default=0.0)
+    ex.add_argument('--calibrate-percentile', type=float, default=None,
+                    help='threshold = this percentile of the real validation realism (default: '
+                    "the run's train.realism_percentile)")
     ex.add_argument('--fp32', action='store_true', help='TensorRT without FP16')
     add_convert_bvh_parser(sub)
     return p
@@ -65,8 +96,22 @@ def _fit(args: argparse.Namespace) -> int:
     overrides = list(args.set)
     if args.data:
         overrides.append(f'data.path={args.data}')
+    if args.data_2d:
+        overrides.append(f'data.unlabelled={args.data_2d}')
+        if not args.data:
+            overrides.append('data.path=')   # 2D only
+    for key, value in (('data.unlabelled_keypoints_topic', args.keypoints_topic),
+                       ('data.unlabelled_camera_info_topic', args.camera_info_topic),
+                       ('train.init_from', args.init_from)):
+        if value:
+            overrides.append(f'{key}={value}')
     cfg = load_config(args.preset, args.config, overrides)
-    if not args.resume:
+    if cfg.train.init_from and not args.resume:
+        from .adapt import adopt_architecture, read_init
+        changed = adopt_architecture(cfg, read_init(cfg.train.init_from))
+        if changed:
+            print(f'architecture of {cfg.train.init_from}: {" ".join(changed)}')
+    if not args.resume and cfg.data.path:
         from .sources import detect_format
         detect_format(cfg.data.path)   # fail fast with a clear message
     from .train import fit
@@ -87,10 +132,40 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from .adapt import lifting_model
+    from .selection import criterion_2d, rank_report
+    from .sources2d import load_2d
+    src = load_2d(args.data_2d, args.keypoints_topic, args.camera_info_topic)
+    print(src.summary())
+    rows = src.heldout if args.split == 'heldout' else \
+        type(src.train)(*[np.concatenate([a, b]) for a, b in
+                          zip((src.train.inputs, src.train.visible, src.train.time_s),
+                              (src.heldout.inputs, src.heldout.visible, src.heldout.time_s))])
+    print(f'{"model":<40}{"crit_2d":>10}{"reproj_2d":>11}{"cons_2d":>10}{"cons_3d":>10}'
+          f'{"realism":>9}  ({len(rows)} rows, {args.split}; lower is better but realism)')
+    for path in args.model:
+        m = criterion_2d(lifting_model(path), rows.inputs, rows.visible)
+        print(f'{str(path)[-40:]:<40}{m["crit_2d"]:>10.5f}{m["reproj_2d"]:>11.5f}'
+              f'{m["cons_2d"]:>10.5f}{m["cons_3d"]:>10.5f}{m["realism_2d"]:>9.4f}')
+    if args.run:
+        history = json.loads((Path(args.run) / 'history.json').read_text())
+        print(json.dumps(rank_report(history), indent=2))
+    return 0
+
+
 def _export(args: argparse.Namespace) -> int:
+    from pose_lifter.core.detector_noise import DetectorNoise
+
     from .export import TensorRTUnavailable, build_tensorrt_engine, export_onnx
+    calibration = None if args.calibrate_format is None else DetectorNoise(
+        args.calibrate_noise_px, args.calibrate_noise_size, args.calibrate_drop,
+        args.calibrate_low_conf)
     contract = export_onnx(args.checkpoint, args.out, args.opset,
-                           reproj_tau=args.realism_reproj_tau, data_path=args.data)
+                           reproj_tau=args.realism_reproj_tau, data_path=args.data,
+                           calibration=calibration,
+                           calibration_format=args.calibrate_format or 'h36m17',
+                           calibration_percentile=args.calibrate_percentile)
     print(f'wrote {args.out} (content hash {contract.content_hash[:12]}, realism threshold '
           f'{contract.realism_threshold:.4f})')
     if args.tensorrt:
@@ -109,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == 'convert-bvh':
         return convert_bvh(args)       # reports its own errors (one line per bad file)
     try:
-        return {'fit': _fit, 'evaluate': _evaluate, 'export': _export}[args.command](args)
+        return {'fit': _fit, 'evaluate': _evaluate, 'export': _export,
+                'check': _check}[args.command](args)
     except EXPECTED as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2

@@ -16,6 +16,9 @@ from typing import Any
 import yaml
 
 PRESETS = ('thesis', 'default', 'supervised')
+# best.pt selection: 3D validation metrics, or 2D-only criteria on held-out 2D (selection.py)
+SELECT_METRICS = ('n_mpjpe', 'pa_mpjpe', 'crit_2d', 'plaus_2d', 'reproj_2d', 'cons_2d', 'cons_3d',
+                  'bone_cv', 'bone_asym')
 
 
 class ConfigError(ValueError):
@@ -26,6 +29,15 @@ class ConfigError(ValueError):
 class DataConfig:
     path: str = 'data/cmu_mocap_h36m17.npz'   # 3D pose file (project or VideoPose3D): make data
     extra_2d: str = ''          # optional VideoPose3D data_2d_h36m_gt.npz, 2D-only training rows
+    # unlabelled 2D of the user's cameras (sources2d.py): a rosbag2 (Skeleton2DArray +
+    # CameraInfo) or a kp.npz; path '' with it = no 3D at all (2D-only selection)
+    unlabelled: str = ''
+    unlabelled_keypoints_topic: str = ''    # '' = the bag's only Skeleton2DArray topic
+    unlabelled_camera_info_topic: str = ''  # '' = the bag's only CameraInfo topic
+    unlabelled_min_confidence: float = 0.1  # joints below this are missing
+    unlabelled_min_joints: int = 12         # persons with fewer H36M joints are skipped
+    unlabelled_holdout: float = 0.1         # share of time blocks held out for selection
+    unlabelled_block_s: float = 5.0         # time-block length of the held-out split
     train_subjects: list[str] = field(default_factory=lambda: [
         '01', '02', '03', '05', '06', '10', '12', '13', '16'])
     val_subjects: list[str] = field(default_factory=lambda: ['14'])
@@ -35,6 +47,13 @@ class DataConfig:
     flip_prob: float = 0.5
     missing_prob: float = 0.2   # share of training poses with 1..missing_max limb joints zeroed
     missing_max: int = 2
+    # detector-like 2D (pose_lifter.core.detector_noise; data.detector_view)
+    noise_prob: float = 0.0     # share of training poses with detector noise
+    noise_px_max: float = 3.0   # pixel floor of the noise ~ U(0, this) per pose
+    noise_size_max: float = 0.015  # + U(0, this) x person height x COCO joint spread
+    noise_drop: float = 0.05    # noisy poses: share of joints not detected
+    noise_low_conf: float = 0.05   # noisy poses: share of badly localised joints (3 sigma)
+    coco_prob: float = 0.0      # share of poses as COCO-17 keypoints through the adapter
     distance_m: list[float] = field(default_factory=lambda: [3.0, 30.0])
     height_m: list[float] = field(default_factory=lambda: [0.5, 2.5])
     focal_px: list[float] = field(default_factory=lambda: [500.0, 2000.0])
@@ -80,6 +99,9 @@ class LossConfig:
     relift_updates_bn: bool = False     # True: the re-lift also updates BatchNorm running stats
     face_forward: float = 0.1           # chirality prior weight (nose in front of the body)
     face_margin: float = 0.0
+    view_residual: bool = False         # critic sees novel views + the input's residual/holes
+    knee_forward: float = 0.0           # knees-bend-forward prior weight (per-leg chirality)
+    bone_symmetry: float = 0.0          # left/right bone-length symmetry prior weight
 
 
 @dataclass
@@ -88,6 +110,9 @@ class TrainConfig:
     batch: int = 2560               # global batch (split over DDP ranks)
     lr: float = 2e-4
     critic_lr: float = 2e-4
+    lr_schedule: str = 'constant'   # 'constant' | 'cosine' (both optimisers, per epoch)
+    lr_min_ratio: float = 0.05      # cosine: final lr = lr * this
+    ema: float = 0.0                # >0: evaluate/export an EMA of the generator (decay/step)
     adam_betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     clip_critic: float = 1.0
     clip_generator: float = 2.0     # per module (encoder, decoder)
@@ -97,6 +122,8 @@ class TrainConfig:
     threads: int = 0                # torch CPU threads, 0 = torch's default
     eval_every: int = 1
     select_metric: str = 'n_mpjpe'  # validation metric for best.pt: 'n_mpjpe' | 'pa_mpjpe'
+    #                                 or 2D-only (selection.py): 'crit_2d' | 'reproj_2d' | ...
+    init_from: str = ''             # start from this checkpoint.pt or exported model.onnx
     realism_percentile: float = 5.0  # threshold = this percentile of real validation realism
     progress: bool = True
     plots: bool = True
@@ -126,8 +153,17 @@ class Config:
                               f'{self.loss.mode!r}')
         if self.loss.kl_schedule not in ('cyclic', 'hpe3d_code'):
             raise ConfigError(f'loss.kl_schedule {self.loss.kl_schedule!r} is unknown')
-        if self.train.select_metric not in ('n_mpjpe', 'pa_mpjpe'):
-            raise ConfigError('train.select_metric must be n_mpjpe or pa_mpjpe')
+        if self.train.lr_schedule not in ('constant', 'cosine'):
+            raise ConfigError('train.lr_schedule must be constant or cosine')
+        if not 0.0 <= self.train.ema < 1.0:
+            raise ConfigError('train.ema must be in [0, 1)')
+        if self.train.select_metric not in SELECT_METRICS:
+            raise ConfigError(f'train.select_metric must be one of {list(SELECT_METRICS)}')
+        if self.train.select_metric not in ('n_mpjpe', 'pa_mpjpe') and not self.data.unlabelled:
+            raise ConfigError(f'train.select_metric {self.train.select_metric} needs 2D data '
+                              '(data.unlabelled)')
+        if not self.data.path and not self.data.unlabelled:
+            raise ConfigError('no training data: set data.path (3D) or data.unlabelled (2D)')
         if not 0.0 <= self.loss.real_label_low <= self.loss.real_label_high:
             raise ConfigError('need 0 <= loss.real_label_low <= loss.real_label_high')
         if min(self.model.width, self.model.latent, self.model.critic_width,

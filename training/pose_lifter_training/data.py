@@ -14,11 +14,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pose_lifter.core.adapters import to_h36m17
 from pose_lifter.core.camera import pixels_to_normalized
 from pose_lifter.core.cameras import eval_views, random_views
-from pose_lifter.core.normalization import NormalisationSpec, normalise, normalise_camera_points
+from pose_lifter.core.detector_noise import joint_kappa, person_height, perturb
+from pose_lifter.core.normalization import (
+    NormalisationSpec,
+    Normalised,
+    normalise,
+    normalise_camera_points,
+)
 from pose_lifter.core.poses import PoseFileError, PoseSet
 from pose_lifter.core.skeleton import H36M17, Skeleton, bone_lengths, flip_left_right
+from pose_lifter.core.synth_keypoints import from_h36m17
 
 from .config import DataConfig
 from .sources import VIDEOPOSE3D_FPS, load_poses, load_videopose3d_2d, normalise_keypoints
@@ -69,7 +77,9 @@ def body_units(rel_virtual_m: np.ndarray, root_depth_m: np.ndarray, scale: np.nd
 
 
 def bone_sum_m(poses: PoseSet, skeleton: Skeleton = H36M17) -> float:
-    """Body-size prior: mean total bone length of the poses, metres."""
+    """Body-size prior: mean total bone length of the poses, metres (NaN without poses)."""
+    if len(poses) == 0:
+        return float('nan')
     return float(bone_lengths(poses.joints.astype(np.float64), skeleton).sum(-1).mean() / 1000.0)
 
 
@@ -90,6 +100,7 @@ class TrainData:
         self.joints = poses.joints.astype(np.float64)
         self.extra = extra_inputs if extra_inputs is not None else \
             np.zeros((0, skeleton.num_joints - 1, 2), np.float32)
+        self.extra_visible = np.ones(self.extra.shape[:2], bool)   # joints seen in the 2D
         self.cfg, self.spec, self.skeleton = cfg, spec, skeleton
 
     def __len__(self) -> int:
@@ -97,31 +108,84 @@ class TrainData:
 
     def views(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """A random camera per 3D pose -> inputs (M, J-1, 2), body-unit targets (M, J-1, 3)."""
-        cam, _ = random_views(self.joints, rng, distance=tuple(self.cfg.distance_m),
+        if len(self.joints) == 0:   # 2D-only run
+            j = self.skeleton.num_joints - 1
+            return np.zeros((0, j, 2), np.float32), np.zeros((0, j, 3), np.float32)
+        cam, K = random_views(self.joints, rng, distance=tuple(self.cfg.distance_m),
                               height=tuple(self.cfg.height_m), focal=tuple(self.cfg.focal_px))
-        norm, rel = normalise_camera_points(cam, self.spec, self.skeleton)
+        if self.cfg.noise_prob > 0:
+            norm, rel = detector_view(cam, K, self.cfg, rng, self.spec, self.skeleton)
+        else:
+            norm, rel = normalise_camera_points(cam, self.spec, self.skeleton)
         root = self.skeleton.index(self.spec.root)
         target = body_units(rel, np.linalg.norm(cam[:, root], axis=-1), norm.scale,
                             self.spec.depth)
         keep = self.skeleton.non_root
-        return norm.inputs[norm.ok], target[norm.ok][:, keep].astype(np.float32)
+        seen = np.isfinite(norm.virtual[:, keep]).all(-1)
+        inputs = np.where(seen[..., None], norm.inputs, np.nan)   # NaN = not detected
+        return inputs[norm.ok], target[norm.ok][:, keep].astype(np.float32)
 
     def sample_epoch(self, rng: np.random.Generator, with_extra: bool = True) -> EpochData:
         inputs, targets = self.views(rng)
-        if with_extra and len(self.extra):
-            inputs = np.concatenate([inputs, self.extra])
+        if with_extra and len(self.extra):   # joints missing in the recorded 2D stay missing
+            extra = np.where(self.extra_visible[..., None], self.extra, np.nan)
+            inputs = np.concatenate([inputs, extra])
             nan = np.full((len(self.extra),) + targets.shape[1:], np.nan, np.float32)
             targets = np.concatenate([targets, nan])
         flip = rng.random(len(inputs)) < self.cfg.flip_prob
         inputs = flip_rows(inputs, flip, self.skeleton)
         targets = flip_rows(targets, flip, self.skeleton)
         visible = missing_mask(len(inputs), self.cfg.missing_prob, self.cfg.missing_max, rng,
-                               self.skeleton)
-        return EpochData(inputs.astype(np.float32), visible, targets)
+                               self.skeleton) & np.isfinite(inputs).all(-1)
+        return EpochData(np.nan_to_num(inputs).astype(np.float32), visible, targets)
 
     def mean_pose(self, rng: np.random.Generator) -> np.ndarray:
-        """(J-1, 3) mean training pose in body units (the mean-pose baseline)."""
+        """(J-1, 3) mean training pose in body units (the mean-pose baseline); zeros without
+        3D poses."""
+        if len(self.joints) == 0:
+            return np.zeros((self.skeleton.num_joints - 1, 3))
         return self.views(rng)[1].mean(axis=0)
+
+
+def detector_view(cam: np.ndarray, K: np.ndarray, cfg: DataConfig, rng: np.random.Generator,
+                  spec: NormalisationSpec = NormalisationSpec(), skeleton: Skeleton = H36M17
+                  ) -> tuple[Normalised, np.ndarray]:
+    """Camera-frame poses as a 2D detector reports them, normalised like the runtime does.
+
+    cam (N, J, 3) m, K (N, 3, 3). A share ``noise_prob`` of poses gets detector noise
+    (``core.detector_noise``: a pixel floor ~ U(0, noise_px_max), a size-relative part
+    ~ U(0, noise_size_max) per pose, dropped and badly localised joints); a share
+    ``coco_prob`` goes through COCO-17 keypoints and the runtime's COCO adapter (derived
+    pelvis, thorax, spine, head), as detections do. Returns the Normalised 2D (missing joints
+    NaN in ``virtual``) and the root-relative 3D in its virtual camera frame (N, J, 3).
+    """
+    n = len(cam)
+    coco = rng.random(n) < cfg.coco_prob
+    noisy = rng.random(n) < cfg.noise_prob
+    floor = np.where(noisy, rng.uniform(0.0, cfg.noise_px_max, n), 0.0)
+    frac = np.where(noisy, rng.uniform(0.0, cfg.noise_size_max, n), 0.0)
+    drop = np.where(noisy, cfg.noise_drop, 0.0)[:, None]
+    low = np.where(noisy, cfg.noise_low_conf, 0.0)[:, None]
+    kp = np.full(cam.shape[:-1] + (2,), np.nan)
+    for fmt, rows in (('coco17', coco), (skeleton.name, ~coco)):
+        if not rows.any():
+            continue
+        pts = from_h36m17(cam[rows], fmt)
+        px = project_batch(pts, K[rows])
+        sigma = floor[rows, None] + frac[rows, None] * person_height(px)[:, None] * \
+            joint_kappa(fmt)
+        px, conf = perturb(px, sigma, drop[rows], low[rows], 3.0, rng)
+        kp[rows], _ = to_h36m17(px, conf, fmt)
+    norm = normalise(pixels_to_normalized(kp, K), spec, skeleton)
+    root = skeleton.index(spec.root)
+    rel = (cam - cam[:, root:root + 1]) @ np.swapaxes(norm.rotation, -1, -2)
+    return norm, rel
+
+
+def project_batch(points: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(N, J, 3) camera frame, (N, 3, 3) -> (N, J, 2) pixels."""
+    uv = points[..., :2] / points[..., 2:3]
+    return uv * K[:, None, [0, 1], [0, 1]] + K[:, None, [0, 1], [2, 2]]
 
 
 @dataclass
@@ -163,6 +227,12 @@ def build_eval_set(poses: PoseSet, spec: NormalisationSpec = NormalisationSpec()
                    pixels[ok], K[ok], clip[ok], camera[ok], poses.clip_names)
 
 
+def empty_poses() -> PoseSet:
+    """No 3D at all (a run on unlabelled 2D only)."""
+    return PoseSet(np.zeros((0, H36M17.num_joints, 3), np.float32), np.zeros(0, np.int64),
+                   np.zeros(0, str), np.zeros(0, str), np.zeros(0))
+
+
 @dataclass
 class Splits:
     train: PoseSet          # at train_fps
@@ -176,7 +246,7 @@ def load_splits(cfg: DataConfig, path: str | None = None) -> Splits:
 
     Every validation/test subject must be in the 3D file; a train subject may come from either.
     """
-    poses = load_poses(path or cfg.path)
+    poses = load_poses(path or cfg.path) if path or cfg.path else empty_poses()
     subjects = {str(s) for s in np.unique(poses.subjects)}
     extra, extra_subjects = None, set()
     if cfg.extra_2d:
@@ -188,6 +258,8 @@ def load_splits(cfg: DataConfig, path: str | None = None) -> Splits:
             extra = normalise_keypoints(kp)
 
     def pick(names: list[str], fps: float, what: str, also: set[str]) -> PoseSet:
+        if not (path or cfg.path):   # no 3D file: every split is empty
+            return poses
         missing = sorted(set(names) - subjects - also)
         if missing:
             raise PoseFileError(f'{what} subjects {missing} are not in {path or cfg.path} '

@@ -8,7 +8,10 @@ For held-out normalised 2D x (M, J-1, 2) with visibility v, the model's mean lif
   with Y (body units) and, projected, with x;
 - ``realism_2d``: mean realism of the exported graph (this epoch's critic, so not comparable
   across checkpoints; reported, not used for selection);
-- ``crit_2d`` = reproj_2d + cons_2d (the default selection metric without 3D).
+- ``bone_cv``: per-bone coefficient of variation of the lifted bone lengths (as shares of their
+  sum) over the rows -- one body's bones do not change length, and depth errors stretch them;
+- ``bone_asym``: mean |left - right| / mean(left, right) of the twin bones of the lifted poses;
+- ``plaus_2d`` = bone_cv + bone_asym, ``crit_2d`` = reproj_2d + cons_2d.
 
 ``spearman`` and ``rank_report`` measure how well a criterion orders the checkpoints of a run
 like the 3D metric does (``history.json`` of a run that also had a 3D validation set).
@@ -21,11 +24,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from pose_lifter.core.skeleton import H36M17, Skeleton, bone_lengths
+
 from .geometry import novel_views, project, rotate
 from .models import LiftingModel
 
 CONSISTENCY_DEG = (-90.0, -45.0, 45.0, 90.0)
-METRICS_2D = ('crit_2d', 'reproj_2d', 'cons_2d', 'cons_3d')   # lower is better
+METRICS_2D = ('plaus_2d', 'crit_2d', 'reproj_2d', 'cons_2d', 'cons_3d', 'bone_cv',
+              'bone_asym')   # lower is better
 REPORTED_2D = METRICS_2D + ('realism_2d',)
 
 
@@ -49,7 +55,7 @@ def criterion_2d(model: LiftingModel, inputs: np.ndarray, visible: np.ndarray,
     model.eval()
     gen = model.generator
     sums = {'reproj_2d': 0.0, 'cons_2d': 0.0, 'cons_3d': 0.0, 'realism_2d': 0.0}
-    realism_all = []
+    realism_all, poses = [], []
     theta_deg = torch.tensor(CONSISTENCY_DEG, device=device)
     for s in range(0, len(inputs), batch):
         x = torch.as_tensor(inputs[s:s + batch], dtype=torch.float32, device=device)
@@ -73,13 +79,34 @@ def criterion_2d(model: LiftingModel, inputs: np.ndarray, visible: np.ndarray,
             .sum().item()
         sums['realism_2d'] += realism.sum().item()
         realism_all.append(realism.cpu().numpy())
+        poses.append(pose.cpu().numpy())
     n = max(len(inputs), 1)
     out = {k: v / n for k, v in sums.items()}
     out['crit_2d'] = out['reproj_2d'] + out['cons_2d']
+    out.update(bone_statistics(np.concatenate(poses) if poses else np.zeros((0, 16, 3))))
+    out['plaus_2d'] = out['bone_cv'] + out['bone_asym']
     real = np.concatenate(realism_all) if realism_all else np.zeros(0)
     out['realism_threshold_2d'] = float(np.percentile(real, percentile)) if len(real) else 0.5
     out['heldout_rows'] = int(len(inputs))
     return out
+
+
+def bone_statistics(pose: np.ndarray, skeleton: Skeleton = H36M17) -> dict[str, float]:
+    """``bone_cv`` and ``bone_asym`` (module docstring) of lifted poses (M, J-1, 3)."""
+    if len(pose) < 2:
+        return {'bone_cv': math.nan, 'bone_asym': math.nan}
+    full = np.zeros((len(pose), skeleton.num_joints, 3))
+    full[:, skeleton.non_root] = pose
+    lengths = bone_lengths(full, skeleton)                       # (M, B)
+    share = lengths / np.maximum(lengths.sum(-1, keepdims=True), 1e-12)
+    cv = float((share.std(0) / np.maximum(share.mean(0), 1e-12)).mean())
+    child = skeleton.bones[:, 1]
+    twin = skeleton.flip_permutation[child]
+    pairs = [(b, int(np.flatnonzero(child == t)[0])) for b, t in enumerate(twin)
+             if skeleton.side[child[b]] > 0]
+    left, right = lengths[:, [a for a, _ in pairs]], lengths[:, [b for _, b in pairs]]
+    asym = float((np.abs(left - right) / np.maximum(0.5 * (left + right), 1e-12)).mean())
+    return {'bone_cv': cv, 'bone_asym': asym}
 
 
 def validate_run(model: LiftingModel, run, device: torch.device | str = 'cpu'

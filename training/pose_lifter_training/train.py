@@ -19,12 +19,14 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 from . import distributed as D
+from .adapt import attach
 from .checkpoint import CheckpointError, build_contract, load_checkpoint, save_checkpoint
 from .config import Config, config_from_dict
 from .data import EvalSet, Splits, TrainData, bone_sum_m, build_eval_set, load_splits
-from .evaluate import validate
+from .ema import WeightAverage
 from .models import build_lifting_model, build_networks
-from .objective import Batch, beta_schedule, train_step
+from .objective import Batch, beta_schedule, lr_factor, train_step
+from .selection import validate_run
 
 
 def data_info(cfg: Config, splits: Splits) -> dict[str, Any]:
@@ -50,15 +52,23 @@ class Run:
         self.opt_g = torch.optim.Adam(self.generator.parameters(), cfg.train.lr, betas=betas)
         self.opt_c = torch.optim.Adam(self.critic.parameters(), cfg.train.critic_lr,
                                       betas=betas)
+        self.ema = WeightAverage(self.generator, cfg.train.ema) if cfg.train.ema > 0 else None
         self.start_epoch, self.best = 0, float('inf')
         self.history: list[dict[str, Any]] = []
         splits = load_splits(cfg.data)
         self.train_data = TrainData(splits.train, cfg.data, splits.extra_2d)
         self.bone_sum = bone_sum_m(splits.train)
         self.mean_pose = self.train_data.mean_pose(np.random.default_rng(cfg.train.seed))
-        self.val: EvalSet | None = build_eval_set(splits.val) if info.main else None
+        self.val: EvalSet | None = build_eval_set(splits.val) \
+            if info.main and len(splits.val) else None
         self.data_info = data_info(cfg, splits)
+        attach(self, splits)   # init_from weights, unlabelled 2D rows, no-3D fallbacks
         torch.manual_seed(cfg.train.seed + 1000 * info.rank)   # per-rank dropout/noise
+
+    @property
+    def eval_generator(self) -> torch.nn.Module:
+        """The generator that validation, checkpoints' ``generator`` and export use."""
+        return self.ema.module if self.ema is not None else self.generator
 
     @property
     def wrapped(self) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -76,13 +86,17 @@ class Run:
             'config': self.cfg.to_dict(), 'data': self.data_info, 'epoch': epoch,
             'select_metric': self.cfg.train.select_metric, 'val_metrics': summary})
         return {'epoch': epoch, 'config': self.cfg.to_dict(), 'contract': contract.to_json(),
-                'generator': self.generator.state_dict(), 'critic': self.critic.state_dict(),
+                'generator': self.eval_generator.state_dict(),
+                'generator_raw': self.generator.state_dict() if self.ema else None,
+                'critic': self.critic.state_dict(),
                 'opt_g': self.opt_g.state_dict(), 'opt_c': self.opt_c.state_dict(),
                 'best': self.best, 'history': self.history, 'bone_sum_m': self.bone_sum,
                 'mean_pose': self.mean_pose.tolist(), 'torch_rng': torch.get_rng_state()}
 
     def resume(self, ckpt: dict[str, Any]) -> None:
-        self.generator.load_state_dict(ckpt['generator'])
+        self.generator.load_state_dict(ckpt.get('generator_raw') or ckpt['generator'])
+        if self.ema is not None:
+            self.ema.load_state_dict(ckpt['generator'])
         self.critic.load_state_dict(ckpt['critic'])
         self.opt_g.load_state_dict(ckpt['opt_g'])
         self.opt_c.load_state_dict(ckpt['opt_c'])
@@ -102,6 +116,11 @@ class Run:
         targets = torch.as_tensor(data.targets, device=dev)
         idx = D.shard(len(data.inputs), rng, info)
         beta = beta_schedule(epoch, cfg.loss)
+        factor = lr_factor(epoch, cfg.train.epochs, cfg.train.lr_schedule,
+                           cfg.train.lr_min_ratio)
+        for opt, lr in ((self.opt_g, cfg.train.lr), (self.opt_c, cfg.train.critic_lr)):
+            for group in opt.param_groups:
+                group['lr'] = lr * factor
         generator, critic = self.wrapped
         sums: dict[str, float] = {}
         steps = D.batches(idx, max(2, cfg.train.batch // info.world))
@@ -112,6 +131,8 @@ class Run:
             batch = Batch(inputs[rows_t], visible[rows_t], targets[rows_t])
             logs = train_step(generator, critic, self.opt_g, self.opt_c, batch, beta, cfg.loss,
                               cfg.train)
+            if self.ema is not None:
+                self.ema.update(generator)
             if not all(np.isfinite(v) for v in logs.values()):
                 raise FloatingPointError(f'non-finite loss at epoch {epoch} step {step}: '
                                          f'{logs}; last good weights are in last.pt')
@@ -120,6 +141,7 @@ class Run:
             bar.set_postfix(loss=f'{logs["loss"]:.4f}', critic=f'{logs["critic"]:.3f}')
         out = {k: v / max(len(steps), 1) for k, v in sums.items()}
         out['beta'] = beta
+        out['lr'] = cfg.train.lr * factor
         return out
 
 
@@ -155,15 +177,14 @@ def _fit(cfg: Config, out: Path, resume: bool, info: D.DistInfo) -> dict[str, An
         cfg.save(out / 'config.yaml')
         from torch.utils.tensorboard import SummaryWriter
         writer = SummaryWriter(str(out / 'tb'))
-    model = build_lifting_model(run.generator, run.critic, cfg.model, cfg.loss)
+    model = build_lifting_model(run.eval_generator, run.critic, cfg.model, cfg.loss)
     for epoch in range(run.start_epoch, cfg.train.epochs):
         t0 = time.perf_counter()
         logs = run.epoch(epoch)
         seconds = time.perf_counter() - t0
         if info.main:
             do_eval = (epoch + 1) % cfg.train.eval_every == 0 or epoch + 1 == cfg.train.epochs
-            metrics = validate(model, run.val, run.bone_sum, cfg.train.realism_percentile,
-                               info.device) if do_eval else {}
+            metrics = validate_run(model, run, info.device) if do_eval else {}
             run.history.append({'epoch': epoch, 'seconds': seconds, 'train': logs,
                                 'val': metrics})
             _log(writer, epoch, logs, metrics, seconds)
@@ -197,7 +218,9 @@ def _log(writer, epoch: int, logs: dict, metrics: dict, seconds: float) -> None:
 
 def _print_epoch(epoch: int, logs: dict, metrics: dict, seconds: float) -> None:
     text = f'epoch {epoch:4d} {seconds:6.1f}s loss {logs.get("loss", float("nan")):.4f}'
-    if metrics:
+    if 'crit_2d' in metrics:
+        text += f' | held-out 2D crit {metrics["crit_2d"]:.5f}'
+    if 'n_mpjpe' in metrics:
         text += (f' | val N-MPJPE {metrics["n_mpjpe"]:.1f} PA-MPJPE {metrics["pa_mpjpe"]:.1f} '
                  f'MPJPE {metrics["mpjpe"]:.1f} mirror {metrics["mirror_rate"]:.3f}')
     tqdm.write(text)
@@ -217,7 +240,7 @@ def _finish(run: Run, out: Path) -> dict[str, Any]:
                'seconds_per_epoch': float(np.mean([h['seconds'] for h in run.history]))
                if run.history else None}
     (out / 'metrics.json').write_text(json.dumps(summary, indent=2))
-    if run.cfg.train.plots and best is not None and run.history:
+    if run.cfg.train.plots and best is not None and run.history and run.val is not None:
         from .plots import run_plots
         gen, critic = build_networks(run.cfg.model)
         gen.load_state_dict(best['generator'])
