@@ -8,8 +8,9 @@
 #       lifecycle|service|interface|pkg), rosidl_runtime_py, message_filters: installed with
 #       --no-deps; what they need from PyPI is pinned in requirements.txt (osrf-pycommon, psutil;
 #       the `lark` module comes from lark-parser, which rosidl_parser already pulls in)
-# and makes the venv an ament prefix for `ros2 launch`/`ros2 run` (a .pth file puts the venv on
-# AMENT_PREFIX_PATH in every Python started from it).
+# and makes the venv an ament prefix for `ros2 launch`/`ros2 run` (a .pth file appends the venv
+# to AMENT_PREFIX_PATH in every Python started from it: a sourced workspace, e.g. a colcon
+# install, stays in front and overlays it).
 # Without ../shared it prints one line and exits 0: the tests that need these tools skip.
 #
 #   VENV=/path/to/venv SHARED=/path/to/shared scripts/setup_ros_tools.sh
@@ -52,6 +53,6 @@ fi
 # 3. The venv as an ament prefix: `ros2 launch pose_lifter ...` finds share/pose_lifter there.
 site="$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 cat > "$site/pose_lifter_ament_prefix.pth" <<'PTH'
-import os, sys; p = os.environ.get('AMENT_PREFIX_PATH', ''); os.path.isdir(os.path.join(sys.prefix, 'share', 'ament_index')) and sys.prefix not in p.split(os.pathsep) and os.environ.__setitem__('AMENT_PREFIX_PATH', os.pathsep.join(filter(None, [sys.prefix, p])))
+import os, sys; p = os.environ.get('AMENT_PREFIX_PATH', ''); os.path.isdir(os.path.join(sys.prefix, 'share', 'ament_index')) and sys.prefix not in p.split(os.pathsep) and os.environ.__setitem__('AMENT_PREFIX_PATH', os.pathsep.join(filter(None, [p, sys.prefix])))
 PTH
 echo "ROS 2 launch/CLI tools ready: $venv/bin/ros2"

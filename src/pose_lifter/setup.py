@@ -12,6 +12,7 @@ Executables: colcon installs the console scripts into lib/pose_lifter/ (setup.cf
 resource/pose_lifter_node as lib/pose_lifter/pose_lifter_node, which runs bin/pose_lifter_node.
 """
 import os
+import sys
 from glob import glob
 
 from setuptools import find_packages, setup
@@ -59,7 +60,10 @@ def wheel_command():
     return {'bdist_wheel': BdistWheel}
 
 
-check_shipped_files()
+# Not for colcon's metadata query (setup.py --dry-run), whose errors it does not show: the build
+# that follows fails with the message in colcon's output.
+if '--dry-run' not in sys.argv:
+    check_shipped_files()
 setup(
     name=PACKAGE,
     version='0.1.0',

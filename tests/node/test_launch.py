@@ -1,9 +1,14 @@
 """launch/lift.launch.py and config/lift.rviz: parse, reference only shipped files, get
-installed. launch/launch_ros are not on PyPI: where they import, the description is built."""
+installed; package.xml declares what the code imports; the pip install layout that ``ros2
+launch``/``ros2 run`` need. launch/launch_ros are not on PyPI: where they import (make setup
+with ../shared beside the repository), the description is built. Running it for real:
+test_ros2_launch.py; colcon: test_colcon.py."""
 import ast
 import importlib.util
+import os
 import runpy
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -85,8 +90,8 @@ def test_rviz_config_shows_the_markers():
 
 
 def test_generate_launch_description_where_launch_ros_exists():
-    pytest.importorskip('launch_ros', reason='launch_ros is not installable from PyPI; '
-                        'it comes with a ROS 2 install or the docker image')
+    from launch_support import require_ros_tools
+    require_ros_tools()
     from launch import LaunchContext, LaunchDescription
     from launch.actions import DeclareLaunchArgument, OpaqueFunction
 
@@ -108,3 +113,80 @@ def test_generate_launch_description_where_launch_ros_exists():
     (nodes,) = [e for e in description.entities if isinstance(e, OpaqueFunction)][:1]
     actions = nodes.execute(context)
     assert len(actions) == 2                                     # one node per camera
+
+
+# Import name -> package.xml key. Imported only when asked for, not declared: tensorrt and
+# cuda (the optional TensorRT backend), pose_lifter_training (the torch backend), yolo_msgs (not
+# released into the ROS distributions; input_format yolo_ros).
+DECLARED_AS = {
+    'rclpy': 'rclpy', 'pose_lifter_msgs': 'pose_lifter_msgs', 'std_msgs': 'std_msgs',
+    'geometry_msgs': 'geometry_msgs', 'sensor_msgs': 'sensor_msgs',
+    'visualization_msgs': 'visualization_msgs', 'diagnostic_msgs': 'diagnostic_msgs',
+    'lifecycle_msgs': 'lifecycle_msgs', 'rcl_interfaces': 'rcl_interfaces',
+    'builtin_interfaces': 'builtin_interfaces', 'rosgraph_msgs': 'rosgraph_msgs',
+    'ament_index_python': 'ament_index_python', 'message_filters': 'message_filters',
+    'launch': 'launch', 'launch_ros': 'launch_ros', 'hri_msgs': 'hri_msgs',
+    'numpy': 'python3-numpy', 'cv2': 'python3-opencv', 'yaml': 'python3-yaml',
+    'onnxruntime': 'python3-onnxruntime-pip', 'rosbags': 'python3-rosbags-pip',
+    'matplotlib': 'python3-matplotlib',
+}
+OPTIONAL = {'tensorrt', 'cuda', 'pose_lifter_training', 'yolo_msgs', 'pose_lifter'}
+
+
+def imported_modules() -> dict[str, str]:
+    """Top-level module -> first file importing it, over the package and the launch files
+    (``import_module('x.msg')`` with a literal name counts too)."""
+    files = sorted((ROOT / 'src' / 'pose_lifter' / 'pose_lifter').rglob('*.py'))
+    files += sorted((ROOT / 'launch').glob('*.py'))
+    found = {}
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            elif (isinstance(node, ast.Call) and getattr(node.func, 'attr', '') == 'import_module'
+                  and node.args and isinstance(node.args[0], ast.Constant)
+                  and isinstance(node.args[0].value, str)):
+                names = [node.args[0].value]
+            for name in names:
+                found.setdefault(name.split('.')[0], str(path.relative_to(ROOT)))
+    return found
+
+
+def test_package_xml_declares_every_import():
+    root = ET.parse(ROOT / 'src' / 'pose_lifter' / 'package.xml').getroot()
+    keys = {e.text.strip() for tag in ('depend', 'exec_depend') for e in root.iter(tag)}
+    third_party = {m: f for m, f in imported_modules().items()
+                   if m not in sys.stdlib_module_names and m != '__future__'}
+    unknown = {m: f for m, f in third_party.items() if m not in DECLARED_AS and m not in OPTIONAL}
+    assert not unknown, f'imports without a package.xml key in DECLARED_AS: {unknown}'
+    missing = {DECLARED_AS[m]: f for m, f in third_party.items()
+               if m in DECLARED_AS and DECLARED_AS[m] not in keys}
+    assert not missing, f'package.xml lacks {missing}'
+    assert {'rclpy', 'launch_ros', 'python3-onnxruntime-pip', 'rviz2'} <= keys
+    assert {'rosgraph_msgs', 'ament_index_python', 'python3-rosbags-pip'} <= set(
+        DECLARED_AS[m] for m in third_party if m in DECLARED_AS)
+
+
+def test_pip_install_puts_the_node_where_ros2_run_looks():
+    """ros2 run / ros2 launch look in <prefix>/lib/<package>/ (the colcon layout); a pip install
+    of this package puts a stand-in there that runs the console script of the same prefix."""
+    share = Path(sys.prefix) / SHARE
+    if not (share / 'package.xml').is_file():
+        pytest.skip(f'pose_lifter not installed into {sys.prefix} (run make setup)')
+    stand_in = Path(sys.prefix) / 'lib' / 'pose_lifter' / 'pose_lifter_node'
+    assert stand_in.is_file() and os.access(stand_in, os.X_OK)
+    target = stand_in.parent / '..' / '..' / 'bin' / 'pose_lifter_node'
+    assert target.resolve() == (Path(sys.prefix) / 'bin' / 'pose_lifter_node').resolve()
+    assert target.is_file()
+    for rel in ('launch', 'config', 'models'):
+        assert any((share / rel).iterdir()), f'{SHARE}/{rel} is empty'
+
+
+def test_package_links_point_at_the_root_folders():
+    """The package carries launch/, config/ and models/ as links (see setup.py)."""
+    for name in ('launch', 'config', 'models'):
+        link = ROOT / 'src' / 'pose_lifter' / 'share' / name
+        assert link.is_symlink() and link.resolve() == (ROOT / name).resolve(), name

@@ -33,10 +33,11 @@ def share_dir() -> Path:
 
 
 def ensure_ament_prefix() -> None:
-    """Make the venv a visible ament prefix (pip installs share/ into sys.prefix)."""
+    """Make the venv a visible ament prefix (pip installs share/ into sys.prefix); appended,
+    so that prefixes already set (a sourced workspace overlaying the venv) come first."""
     prefixes = [p for p in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p]
     if (_prefix_share() / 'package.xml').is_file() and sys.prefix not in prefixes:
-        os.environ['AMENT_PREFIX_PATH'] = os.pathsep.join([sys.prefix] + prefixes)
+        os.environ['AMENT_PREFIX_PATH'] = os.pathsep.join(prefixes + [sys.prefix])
 
 
 def default_model() -> Path:
