@@ -24,3 +24,15 @@ for fmt in h36m17 coco17; do
   echo "== bag $fmt"
   $bin/pose-lifter bag score "$out/replay_$fmt" --json "$out/bag_$fmt.json" | head -9
 done
+# Detector-like input: COCO-17 keypoints with 4 px noise and 5 % of the joints dropped (the
+# model card's field numbers), then the curve against noise 0-8 px.
+for run in "default:--model models/default.onnx" "supervised:--model models/supervised.onnx"; do
+  name=${run%%:*}
+  echo "== $name, COCO-17, 4 px, 5 % dropped"
+  # shellcheck disable=SC2086
+  $bin/pose-lifter eval --data "$data" ${run#*:} --joint-format coco17 --noise-px 4 --drop 0.05 \
+    --json "$out/${name}_coco4.json" --table
+done
+$bin/python scripts/noise_curve.py --model models/default.onnx models/supervised.onnx \
+  --data "$data" --out docs/images/noise_curve.png --json "$out/noise_curve.json" >/dev/null
+echo "== noise curve: docs/images/noise_curve.png, $out/noise_curve.json"

@@ -96,3 +96,18 @@ def test_recipe_run_trains_and_exports_a_calibrated_model(tmp_path, pose_file):
     assert 'coco17 keypoints with detector noise 4 px' in \
         (tmp_path / 'noisy.md').read_text().replace('\n', ' ')
     assert math.isfinite(noisy.realism_threshold)
+
+
+def test_critic_sees_novel_views_with_the_inputs_noise_and_holes():
+    from pose_lifter_training.geometry import project
+    from pose_lifter_training.objective import like_the_input
+    g = torch.Generator().manual_seed(0)
+    pose = torch.randn(4, 16, 3, generator=g) * 0.1
+    inputs = project(pose) + 0.01 * torch.randn(4, 16, 2, generator=g)
+    inputs[:, 3] = 0.0                              # an undetected joint
+    views = torch.randn(4, 16, 2, generator=g) * 0.05
+    judged = like_the_input(views, pose, inputs)
+    assert (judged[:, 3] == 0).all()
+    keep = [j for j in range(16) if j != 3]
+    np.testing.assert_allclose(judged[:, keep], (views + inputs - project(pose))[:, keep],
+                               atol=1e-6)

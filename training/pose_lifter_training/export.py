@@ -24,7 +24,7 @@ from pose_lifter.core.contract import INPUT_NAMES, METADATA_KEY, OUTPUT_NAMES, M
 from pose_lifter.core.detector_noise import DetectorNoise, synthesise_detections
 from pose_lifter.core.normalization import normalise
 
-from .checkpoint import load_checkpoint, restore
+from .checkpoint import load_checkpoint, realism_rule, restore
 from .models import build_lifting_model
 
 OPSET = 17
@@ -56,7 +56,7 @@ def read_contract(path: str | Path) -> ModelContract:
 
 def recalibrate(model, cfg, contract: ModelContract, data_path: str | None = None,
                 noise: DetectorNoise | None = None, joint_format: str = 'h36m17',
-                seed: int = 0) -> None:
+                seed: int = 0, percentile: float | None = None) -> None:
     """Re-derive the realism threshold on the validation split (the contract's rule) and
     record the realism definition in the contract.
 
@@ -74,7 +74,8 @@ def recalibrate(model, cfg, contract: ModelContract, data_path: str | None = Non
     inputs = detector_inputs(val, noise or DetectorNoise(), joint_format,
                              np.random.default_rng(seed))
     realism = predict(model, inputs)['realism']
-    pct = cfg.train.realism_percentile
+    pct = cfg.train.realism_percentile if percentile is None else float(percentile)
+    contract.realism_rule = realism_rule(pct)
     contract.realism_threshold = realism_threshold(realism, pct)
     contract.realism_calibration = {
         'joint_format': joint_format, 'noise': (noise or DetectorNoise()).to_dict(),
@@ -97,7 +98,8 @@ def detector_inputs(poses, noise: DetectorNoise, joint_format: str,
 def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = OPSET,
                 card: bool = True, reproj_tau: float | None = None,
                 data_path: str | None = None, calibration: DetectorNoise | None = None,
-                calibration_format: str = 'h36m17') -> ModelContract:
+                calibration_format: str = 'h36m17',
+                calibration_percentile: float | None = None) -> ModelContract:
     """Checkpoint -> ONNX file at ``out`` (and ``out`` with .md, the model card).
 
     ``reproj_tau`` overrides the config's ``model.realism_reproj_tau`` (realism multiplied by
@@ -113,7 +115,8 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = OPSET,
         cfg.model.realism_reproj_tau = float(reproj_tau)
     model = build_lifting_model(generator, critic, cfg.model, cfg.loss).eval()
     if reproj_tau is not None or calibration is not None:
-        recalibrate(model, cfg, contract, data_path, calibration, calibration_format)
+        recalibrate(model, cfg, contract, data_path, calibration, calibration_format,
+                    percentile=calibration_percentile)
     n_in = model.generator.encoder.stem[0].in_features
     example = (torch.zeros(2, n_in), torch.zeros(2, cfg.model.latent))
     buf = io.BytesIO()

@@ -164,9 +164,11 @@ def adversarial_score(critic: nn.Module, views: torch.Tensor, eval_mode: bool) -
 
 def generator_losses(generator: nn.Module, critic: nn.Module, batch: Batch, pose: torch.Tensor,
                      mu: torch.Tensor, logvar: torch.Tensor, views: torch.Tensor,
-                     rot: torch.Tensor, factor: torch.Tensor, beta: float, cfg: LossConfig
+                     rot: torch.Tensor, factor: torch.Tensor, beta: float, cfg: LossConfig,
+                     judged: torch.Tensor | None = None
                      ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Weighted generator loss and its terms (floats) for one batch."""
+    """Weighted generator loss and its terms (floats) for one batch. ``judged``: the views as
+    the critic sees them (default ``views``)."""
     x, vis = batch.inputs, batch.visible
     terms: dict[str, torch.Tensor] = {}
     if cfg.mode == 'supervised':
@@ -179,7 +181,8 @@ def generator_losses(generator: nn.Module, critic: nn.Module, batch: Batch, pose
     total = (terms['sup'] if cfg.mode == 'supervised' else cfg.rec * terms['rec']) + \
         beta * terms['kl']
     if cfg.adv > 0:
-        score = adversarial_score(critic, views, cfg.critic_eval_for_generator)
+        score = adversarial_score(critic, views if judged is None else judged,
+                                  cfg.critic_eval_for_generator)
         terms['adv'] = bce(score, soft_labels(len(score), cfg, score))
         total = total + cfg.adv * terms['adv']
     if cfg.consistency_3d > 0 or cfg.consistency_2d > 0:
@@ -204,6 +207,21 @@ def generator_losses(generator: nn.Module, critic: nn.Module, batch: Batch, pose
     return total, {k: v.item() for k, v in terms.items()}
 
 
+def like_the_input(views: torch.Tensor, pose: torch.Tensor, inputs: torch.Tensor
+                   ) -> torch.Tensor:
+    """Novel views (B, J-1, 2) as the critic should see them: with the input's own residual
+    (inputs - pi(pose), treated as a noise sample, no gradient) added and the input's
+    undetected joints (0 in ``inputs``) zeroed.
+
+    Real 2D from detectors is noisy and has holes; projections of a lifted pose are smooth
+    and complete. Without this the critic can tell real from fake by the noise alone, and its
+    gradient pushes the lifter to chase that signature instead of plausible 3D.
+    """
+    seen = (inputs != 0).any(dim=-1, keepdim=True).to(views.dtype)
+    residual = (inputs - project(pose)).detach() * seen
+    return (views + residual) * seen
+
+
 def train_step(generator: nn.Module, critic: nn.Module, opt_g: torch.optim.Optimizer,
                opt_c: torch.optim.Optimizer, batch: Batch, beta: float, loss_cfg: LossConfig,
                train_cfg: TrainConfig) -> dict[str, float]:
@@ -213,9 +231,10 @@ def train_step(generator: nn.Module, critic: nn.Module, opt_g: torch.optim.Optim
     pose, mu, logvar = generator(x)
     theta = sample_angles(pose.shape[0], loss_cfg, pose)
     views, rot, factor = novel_views(pose, theta, loss_cfg.renormalise_views)
-    logs = critic_step(critic, opt_c, batch.inputs, views, loss_cfg, train_cfg)
+    judged = like_the_input(views, pose, batch.inputs) if loss_cfg.view_residual else views
+    logs = critic_step(critic, opt_c, batch.inputs, judged, loss_cfg, train_cfg)
     total, terms = generator_losses(generator, critic, batch, pose, mu, logvar, views, rot,
-                                    factor, beta, loss_cfg)
+                                    factor, beta, loss_cfg, judged)
     opt_g.zero_grad(set_to_none=True)
     total.backward()
     gen = getattr(generator, 'module', generator)
