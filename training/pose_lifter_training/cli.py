@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pose_lifter.core.backends.base import BackendError
 from pose_lifter.core.contract import ContractError
 from pose_lifter.core.poses import PoseFileError
 
@@ -30,7 +31,7 @@ from .checkpoint import CheckpointError
 from .config import PRESETS, ConfigError, load_config
 
 EXPECTED = (ConfigError, CheckpointError, PoseFileError, ContractError, FileNotFoundError,
-            FileExistsError, FloatingPointError)
+            FileExistsError, FloatingPointError, BackendError)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,6 +68,19 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument('--data', help='pose file (default: the one the checkpoint was trained on)')
     ev.add_argument('--json', help='write the full report here')
     ev.add_argument('--device', default='cpu')
+    ca = sub.add_parser('calibrate', help="recalibrate an exported model's realism threshold "
+                        'for detector-like input (rewrites its contract)')
+    ca.add_argument('--model', required=True, help='exported .onnx (rewritten unless --out)')
+    ca.add_argument('--out', help='write the recalibrated model here instead')
+    ca.add_argument('--data', default='data/cmu_mocap_h36m17.npz', help='3D pose file')
+    ca.add_argument('--subjects', default=None,
+                    help="validation subjects, comma-separated (default: the model's own)")
+    ca.add_argument('--joint-format', default='coco17', choices=('h36m17', 'coco17'))
+    ca.add_argument('--noise-px', type=float, default=4.0)
+    ca.add_argument('--noise-size', type=float, default=0.0)
+    ca.add_argument('--drop', type=float, default=0.05)
+    ca.add_argument('--low-conf', type=float, default=0.0)
+    ca.add_argument('--percentile', type=float, default=5.0)
     ex = sub.add_parser('export', help='ONNX (and optionally TensorRT) export')
     ex.add_argument('--checkpoint', required=True)
     ex.add_argument('--out', required=True, help='.onnx path; the model card goes beside it')
@@ -154,6 +168,30 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from pose_lifter.core.backends import create_backend
+    from pose_lifter.core.detector_noise import DetectorNoise
+
+    from .calibrate import calibrate_model
+    subjects = args.subjects.split(',') if args.subjects else \
+        create_backend(args.model, 'onnxruntime').contract.training.get(
+            'data', {}).get('val_subjects')
+    if not subjects:
+        raise ConfigError(f'{args.model} does not name its validation subjects: pass --subjects')
+    try:
+        noise = DetectorNoise(args.noise_px, args.noise_size, args.drop, args.low_conf)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    before = create_backend(args.model, 'onnxruntime').contract.realism_threshold
+    contract = calibrate_model(args.model, args.data, subjects, noise, args.joint_format,
+                               args.percentile, out=args.out)
+    print(f'{args.out or args.model}: realism threshold {before:.4f} -> '
+          f'{contract.realism_threshold:.4f} ({args.joint_format}, {args.noise_px:g} px, '
+          f'{100 * args.drop:g} % dropped; {contract.realism_calibration["persons"]} validation '
+          f'persons of subjects {subjects})')
+    return 0
+
+
 def _export(args: argparse.Namespace) -> int:
     from pose_lifter.core.detector_noise import DetectorNoise
 
@@ -185,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         return convert_bvh(args)       # reports its own errors (one line per bad file)
     try:
         return {'fit': _fit, 'evaluate': _evaluate, 'export': _export,
-                'check': _check}[args.command](args)
+                'check': _check, 'calibrate': _calibrate}[args.command](args)
     except EXPECTED as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2

@@ -1,0 +1,60 @@
+"""Recalibrate the realism threshold of an exported ONNX model for a detector's noise.
+
+The threshold a model ships with is the contract's percentile of the realism of real
+validation persons. Realism falls with detector noise (the reprojection part of it), so a
+threshold calibrated on exact projections rejects many real detections. This rewrites the
+contract of any exported model (no checkpoint needed: inference runs through the runtime's
+ONNX Runtime backend) with a threshold calibrated on the validation subjects as a
+``joint_format`` detector with the given noise reports them, and records that noise in
+``realism_calibration``. The graph and its ``content_hash`` stay the same.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from pose_lifter.core.backends import create_backend
+from pose_lifter.core.contract import METADATA_KEY, ModelContract
+from pose_lifter.core.detector_noise import DetectorNoise
+from pose_lifter.core.poses import PoseFileError
+
+from .checkpoint import realism_rule
+from .export import detector_inputs
+from .sources import load_poses
+
+
+def calibrate_model(model_path: str | Path, data_path: str | Path, subjects: list[str],
+                    noise: DetectorNoise, joint_format: str, percentile: float = 5.0,
+                    fps: float = 10.0, seed: int = 0, out: str | Path | None = None
+                    ) -> ModelContract:
+    """Write ``out`` (default: in place) with the recalibrated contract; returns it."""
+    poses = load_poses(str(data_path)).subjects_only(subjects).subsample(fps)
+    if len(poses) == 0:
+        raise PoseFileError(f'no poses of subjects {subjects} in {data_path}')
+    backend = create_backend(model_path, 'onnxruntime')
+    inputs = detector_inputs(poses, noise, joint_format, np.random.default_rng(seed))
+    if len(inputs) == 0:
+        raise PoseFileError('no liftable person to calibrate on (noise or drop too high?)')
+    _, realism = backend.infer(inputs.reshape(len(inputs), -1))
+    backend.close()
+    contract = backend.contract
+    contract.realism_threshold = float(np.percentile(realism, percentile))
+    contract.realism_rule = realism_rule(percentile)
+    contract.realism_calibration = {
+        'joint_format': joint_format, 'noise': noise.to_dict(), 'subjects': list(subjects),
+        'percentile': float(percentile), 'persons': int(len(inputs)),
+        'data': Path(data_path).name}
+    proto = onnx.load(str(model_path))
+    props = [(p.key, p.value) for p in proto.metadata_props if p.key != METADATA_KEY]
+    del proto.metadata_props[:]
+    for key, value in props + [(METADATA_KEY, contract.to_json())]:
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    target = Path(out or model_path)
+    tmp = target.with_suffix(target.suffix + '.tmp')
+    tmp.write_bytes(proto.SerializeToString())
+    os.replace(tmp, target)
+    return contract
