@@ -23,6 +23,7 @@ $(VENV)/bin/python:
 
 $(VENV)/.deps: requirements.txt | $(VENV)/bin/python
 	$(PIP) install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(VENV)/COLCON_IGNORE  # its share/*/package.xml are not workspace packages
 	touch $@
 
 $(VENV)/.msgs: $(VENV)/.deps scripts/build_msgs.sh scripts/fix_ros_wheels.py \
