@@ -13,7 +13,7 @@ pytest.importorskip('rclpy')
 pytest.importorskip('pose_lifter_msgs.msg', reason='pose_lifter_msgs not built')
 
 from launch_support import Launched  # noqa: E402
-from node_support import subprocess_env, wait_until  # noqa: E402
+from node_support import fresh_domain_id, subprocess_env, wait_until  # noqa: E402
 
 pytestmark = pytest.mark.ros
 CONSOLE_SCRIPT = Path(sys.executable).parent / 'pose_lifter_node'
@@ -101,3 +101,47 @@ def test_stop_when_idle(ros, probe, tiny_model, tmp_path, signum):
         assert_clean(node, signum)
     finally:
         node.kill()
+
+
+@pytest.mark.parametrize('context_ok', [True, False], ids=['running', 'shut-down'])
+def test_worker_error_is_logged_only_while_the_context_is_valid(tiny_model, context_ok):
+    """A publish failing because the context went away under the worker (the old shutdown
+    race: 'publisher's context is invalid') ends the worker quietly; any other failure of a
+    frame is still counted and logged as internal_error."""
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.parameter import Parameter
+
+    from pose_lifter.node.lifter_node import PoseLifterNode
+
+    context = Context()
+    rclpy.init(context=context, domain_id=fresh_domain_id())
+    node = PoseLifterNode(context=context, parameter_overrides=[
+        Parameter('model', value=str(tiny_model)), Parameter('warmup_runs', value=1)])
+    try:
+        assert node.autostart()
+        skipped = []
+        node._skip = lambda reason, detail: skipped.append(reason)
+        processed = threading.Event()
+
+        def failing_process(*item):
+            if not context_ok:
+                rclpy.shutdown(context=context)
+            processed.set()
+            raise RuntimeError("publisher's context is invalid")
+
+        node._process = failing_process
+        node._offer(object(), None)
+        assert processed.wait(10.0)
+        deadline = time.monotonic() + 2.0
+        while context_ok and not skipped and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert skipped == (['internal_error'] if context_ok else [])
+        if not context_ok:
+            node._worker.join(timeout=10.0)
+            assert not node._worker.is_alive(), 'worker still running after the shutdown'
+    finally:
+        if context.ok():
+            node.on_cleanup(None)
+            node.destroy_node()
+            rclpy.shutdown(context=context)
