@@ -6,8 +6,13 @@ from model_factory import walking_poses
 
 from pose_lifter.core.adapters import COCO17_NAMES, HIP_TO_SHOULDER, to_h36m17
 from pose_lifter.core.backends import create_backend
-from pose_lifter.core.detector_noise import (DetectorNoise, apply_noise, joint_kappa,
-                                             person_height, synthesise_detections)
+from pose_lifter.core.detector_noise import (
+    DetectorNoise,
+    apply_noise,
+    joint_kappa,
+    person_height,
+    synthesise_detections,
+)
 from pose_lifter.core.evaluation import evaluate_pose_set
 from pose_lifter.core.pipeline import Lifter
 from pose_lifter.core.poses import load_pose_file
