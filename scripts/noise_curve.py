@@ -45,12 +45,13 @@ def curve(model: str, poses, levels: list[float], drop: float, fmt: str) -> list
 
 def plot(results: dict[str, list[dict]], out: Path, drop: float, fmt: str) -> None:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    for name, rows in results.items():
-        x = [r['noise_px'] for r in rows]
-        ax1.plot(x, [100 * r['real_accepted'] for r in rows], 'o-', label=f'{name}: real accepted')
-        ax1.plot(x, [100 * r['corrupted_rejected'] for r in rows], 's--',
+    for k, (name, rows) in enumerate(results.items()):
+        x, colour = [r['noise_px'] for r in rows], f'C{k}'
+        ax1.plot(x, [100 * r['real_accepted'] for r in rows], 'o-', color=colour,
+                 label=f'{name}: real accepted')
+        ax1.plot(x, [100 * r['corrupted_rejected'] for r in rows], 's--', color=colour,
                  label=f'{name}: corrupted rejected')
-        ax2.plot(x, [r['pa_mpjpe'] for r in rows], 'o-', label=name)
+        ax2.plot(x, [r['pa_mpjpe'] for r in rows], 'o-', color=colour, label=name)
     ax1.set(xlabel='detector noise (px, std per joint)', ylabel='%', ylim=(0, 101),
             title=f'gating, {fmt}, {100 * drop:g} % joints dropped')
     ax2.set(xlabel='detector noise (px, std per joint)', ylabel='PA-MPJPE (mm)',
