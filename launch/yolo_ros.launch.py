@@ -18,12 +18,11 @@ command line (an included launch file sees the including one's launch configurat
 """
 import os
 
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.substitutions import FindPackageShare
-
-from launch import LaunchDescription
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ARGUMENTS = (

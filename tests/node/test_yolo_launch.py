@@ -15,10 +15,9 @@ def expand(arguments: dict[str, str]):
     """The launch_ros Nodes the description would start, substitutions performed."""
     pytest.importorskip('launch_ros', reason='launch_ros is not installed (make setup installs '
                         'it from ../shared/ros-wheels)')
+    from launch import LaunchContext
     from launch.actions import IncludeLaunchDescription
     from launch_ros.actions import Node
-
-    from launch import LaunchContext
 
     spec = importlib.util.spec_from_file_location('yolo_ros_launch', LAUNCH)
     module = importlib.util.module_from_spec(spec)
