@@ -45,8 +45,12 @@ def _bn_owner(name: str) -> str | None:
     return head + '.0.weight' if sep and not tail else None
 
 
-def onnx_state(path: str | Path) -> tuple[dict[str, np.ndarray], ModelContract]:
-    """Torch-named weights of an exported model and its contract. Raises CheckpointError."""
+def onnx_state(path: str | Path, member: int = 0
+               ) -> tuple[dict[str, np.ndarray], ModelContract]:
+    """Torch-named weights of an exported model and its contract. Raises CheckpointError.
+
+    Of an ensemble (``ensemble.py``: weights named ``members.K.*``) the weights of ``member``.
+    """
     import onnx
     from onnx import numpy_helper
     try:
@@ -63,19 +67,22 @@ def onnx_state(path: str | Path) -> tuple[dict[str, np.ndarray], ModelContract]:
     except ContractError as exc:
         raise CheckpointError(f'{path}: {exc}') from None
     inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
-    state = {k: v.copy() for k, v in inits.items() if k.startswith(('generator.', 'critic.'))}
+    prefix = f'members.{member}.' if any(k.startswith('members.') for k in inits) else ''
+    state = {k[len(prefix):]: v.copy() for k, v in inits.items()
+             if k.startswith((prefix + 'generator.', prefix + 'critic.'))}
     consumers: dict[str, list] = {}
     for node in proto.graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
     for node in proto.graph.node:
-        if node.op_type != 'MatMul' or node.input[1] not in inits or node.input[1] in state:
+        if node.op_type != 'MatMul' or node.input[1] not in inits or \
+                node.input[1].startswith(('members.', 'generator.', 'critic.')):   # named
             continue
         for nxt in consumers.get(node.output[0], []):
             if nxt.op_type == 'BatchNormalization':
                 owner = _bn_owner(nxt.input[1])
-                if owner:
-                    state[owner] = inits[node.input[1]].T.copy()
+                if owner and owner.startswith(prefix):
+                    state[owner[len(prefix):]] = inits[node.input[1]].T.copy()
     return state, contract
 
 

@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument('--data', help='pose file (default: the one the checkpoint was trained on)')
     ev.add_argument('--json', help='write the full report here')
     ev.add_argument('--device', default='cpu')
+    en = sub.add_parser('ensemble', help='several trained models as one exported model (mean '
+                        'pose and realism); calibrate its threshold afterwards')
+    en.add_argument('--member', nargs='+', required=True,
+                    help='checkpoints (.pt) or exported models (.onnx), same contract')
+    en.add_argument('--out', required=True, help='.onnx path')
     ca = sub.add_parser('calibrate', help="recalibrate an exported model's realism threshold "
                         'for detector-like input (rewrites its contract)')
     ca.add_argument('--model', required=True, help='exported .onnx (rewritten unless --out)')
@@ -168,6 +173,15 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ensemble(args: argparse.Namespace) -> int:
+    from .ensemble import export_ensemble
+    contract = export_ensemble(args.member, args.out)
+    print(f'wrote {args.out}: {len(args.member)} members (content hash '
+          f'{contract.content_hash[:12]}); now run: pose-lifter-train calibrate --model '
+          f'{args.out}')
+    return 0
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     from pose_lifter.core.backends import create_backend
     from pose_lifter.core.detector_noise import DetectorNoise
@@ -223,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         return convert_bvh(args)       # reports its own errors (one line per bad file)
     try:
         return {'fit': _fit, 'evaluate': _evaluate, 'export': _export,
-                'check': _check, 'calibrate': _calibrate}[args.command](args)
+                'check': _check, 'calibrate': _calibrate,
+                'ensemble': _ensemble}[args.command](args)
     except EXPECTED as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2

@@ -117,8 +117,17 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = OPSET,
     if reproj_tau is not None or calibration is not None:
         recalibrate(model, cfg, contract, data_path, calibration, calibration_format,
                     percentile=calibration_percentile)
-    n_in = model.generator.encoder.stem[0].in_features
-    example = (torch.zeros(2, n_in), torch.zeros(2, cfg.model.latent))
+    write_model(model, contract, out, opset)
+    if card:
+        Path(out).with_suffix('.md').write_text(model_card(contract, Path(out).name))
+    return contract
+
+
+def write_model(model: torch.nn.Module, contract: ModelContract, out: str | Path,
+                opset: int = OPSET) -> None:
+    """Export ``model`` (keypoints (N, 2(J-1)), noise (N, latent) -> pose3d, realism) to
+    ``out`` with ``contract`` in its metadata; fills in ``contract.content_hash``."""
+    example = (torch.zeros(2, contract.input_dim), torch.zeros(2, contract.latent_dim))
     buf = io.BytesIO()
     dynamic = {name: {0: 'N'} for name in INPUT_NAMES + OUTPUT_NAMES}
     with warnings.catch_warnings():
@@ -138,9 +147,6 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = OPSET,
     tmp = out.with_suffix(out.suffix + '.tmp')
     tmp.write_bytes(proto.SerializeToString())
     os.replace(tmp, out)
-    if card:
-        out.with_suffix('.md').write_text(model_card(contract, out.name))
-    return contract
 
 
 def model_card(contract: ModelContract, name: str) -> str:
