@@ -8,8 +8,8 @@ bin=.venv/bin
 out=out/card
 mkdir -p "$out"
 data=models/demo_poses.npz   # test subject 07, all clips, 30 fps (eval subsamples to 10 fps)
-for run in "default:--model models/default.onnx" "supervised:--model models/supervised.onnx" \
-           "zero_depth:--baseline zero_depth" "mean_pose:--baseline mean_pose" \
+for run in "default:--model models/default.onnx" "single:--model models/single.onnx" \
+           "supervised:--model models/supervised.onnx" "zero_depth:--baseline zero_depth" "mean_pose:--baseline mean_pose" \
            "default_raw:--model models/default.onnx --no-anchor"; do
   name=${run%%:*}
   echo "== $name"
@@ -22,17 +22,19 @@ for fmt in h36m17 coco17; do
   $bin/pose-lifter bag make "$data" --out "$out/bag_$fmt" --joint-format "$fmt" --fps 10 >/dev/null
   $bin/pose-lifter bag replay "$out/bag_$fmt" --out "$out/replay_$fmt" --rate 2 >/dev/null
   echo "== bag $fmt"
-  $bin/pose-lifter bag score "$out/replay_$fmt" --json "$out/bag_$fmt.json" | head -9
+  $bin/pose-lifter bag score "$out/replay_$fmt" --json "$out/bag_$fmt.json" | sed -n '1,9p'
 done
 # Detector-like input: COCO-17 keypoints with 4 px noise and 5 % of the joints dropped (the
 # model card's field numbers), then the curve against noise 0-8 px.
-for run in "default:--model models/default.onnx" "supervised:--model models/supervised.onnx"; do
+for run in "default:--model models/default.onnx" "single:--model models/single.onnx" \
+           "supervised:--model models/supervised.onnx"; do
   name=${run%%:*}
   echo "== $name, COCO-17, 4 px, 5 % dropped"
   # shellcheck disable=SC2086
   $bin/pose-lifter eval --data "$data" ${run#*:} --joint-format coco17 --noise-px 4 --drop 0.05 \
     --json "$out/${name}_coco4.json" --table
 done
-$bin/python scripts/noise_curve.py --model models/default.onnx models/supervised.onnx \
+$bin/python scripts/noise_curve.py --model models/default.onnx models/single.onnx \
+  models/supervised.onnx \
   --data "$data" --out docs/images/noise_curve.png --json "$out/noise_curve.json" >/dev/null
 echo "== noise curve: docs/images/noise_curve.png, $out/noise_curve.json"
