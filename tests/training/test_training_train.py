@@ -92,3 +92,14 @@ def test_cli_evaluate_prints_table_and_json(tiny_run, tmp_path, capsys):
 def test_a_finished_run_is_not_overwritten(tiny_run, pose_file):
     with pytest.raises(FileExistsError, match='--resume'):
         fit(tiny_config(pose_file), tiny_run)
+
+
+def test_an_empty_validation_set_is_an_error(tmp_path, pose_file):
+    """No validation poses and no held-out 2D rows: no realism threshold can be calibrated,
+    so the run refuses to start instead of writing a made-up 0.5 into the model contract."""
+    from pose_lifter_training.config import ConfigError
+    cfg = tiny_config(pose_file, extra=['data.val_subjects=[]'])
+    assert cfg.data.val_subjects == []
+    with pytest.raises(ConfigError, match='no validation set'):
+        fit(cfg, tmp_path)
+    assert not (tmp_path / 'last.pt').exists()

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from . import distributed as D
 from .adapt import attach
 from .checkpoint import CheckpointError, build_contract, load_checkpoint, save_checkpoint
-from .config import Config, config_from_dict
+from .config import Config, ConfigError, config_from_dict
 from .data import EvalSet, Splits, TrainData, bone_sum_m, build_eval_set, load_splits
 from .ema import WeightAverage
 from .models import build_lifting_model, build_networks
@@ -63,6 +63,13 @@ class Run:
             if info.main and len(splits.val) else None
         self.data_info = data_info(cfg, splits)
         attach(self, splits)   # init_from weights, unlabelled 2D rows, no-3D fallbacks
+        heldout = getattr(self, 'heldout_2d', None)
+        if info.main and self.val is None and (heldout is None or len(heldout) == 0):
+            # the realism threshold of the model contract is calibrated on validation data:
+            # without any, there is nothing honest to write into it
+            raise ConfigError(f'no validation set: data.val_subjects {cfg.data.val_subjects} '
+                              'gave no 3D poses and data.unlabelled no held-out 2D rows, so '
+                              'the realism threshold cannot be calibrated')
         torch.manual_seed(cfg.train.seed + 1000 * info.rank)   # per-rank dropout/noise
 
     @property
@@ -80,7 +87,8 @@ class Run:
         return self._ddp
 
     def state(self, epoch: int, metrics: dict[str, Any]) -> dict[str, Any]:
-        threshold = metrics.get('realism_threshold', 0.5)
+        # NaN until the first validation (train.eval_every > 1): never a made-up threshold
+        threshold = metrics.get('realism_threshold', float('nan'))
         summary = {k: v for k, v in metrics.items() if k != 'pjpe_hist'}
         contract = build_contract(self.cfg, self.bone_sum, threshold, {
             'config': self.cfg.to_dict(), 'data': self.data_info, 'epoch': epoch,
