@@ -78,9 +78,21 @@ def _bench_node(args: argparse.Namespace, result: dict) -> None:
     from .bench_node import run_node_bench
     try:
         result['node'] = run_node_bench(str(args.model), args.backend, Path(args.data),
-                                        seconds=args.node_seconds)
+                                        seconds=args.node_seconds, overload=args.overload,
+                                        floor=args.floor, params=_node_params(args.node_param))
     except RuntimeError as exc:
         result['skipped']['node'] = str(exc)
+
+
+def _node_params(items: list[str] | None) -> dict[str, str]:
+    """``KEY:=VALUE`` strings -> {KEY: VALUE} (BackendError on a malformed one)."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition(':=')
+        if not sep or not key:
+            raise BackendError(f'--node-param wants KEY:=VALUE, got {item!r}')
+        out[key] = value
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -114,4 +126,11 @@ def add_parser(sub, default_data) -> None:
                    'imports)')
     p.add_argument('--node-seconds', type=float, default=10.0,
                    help='seconds of 30 Hz input per person count for --node')
+    p.add_argument('--overload', type=float, default=10.0,
+                   help='--node also runs at this many times 30 Hz (0: not)')
+    p.add_argument('--floor', action=argparse.BooleanOptionalAction, default=True,
+                   help='--node also measures the transport floor (a minimal relay of the '
+                   'same message sizes) and reports the node p50/p99 as ratios to it')
+    p.add_argument('--node-param', action='append', metavar='KEY:=VALUE',
+                   help='extra node parameter for --node (repeatable), e.g. threads:=0')
     p.set_defaults(func=run)
