@@ -57,7 +57,7 @@ def write_vp3d_2d(path, rng, K=H36M_APPROX_K):
 def test_videopose3d_3d_loader(tmp_path):
     data = write_vp3d_3d(tmp_path / 'data_3d_h36m.npz', np.random.default_rng(0))
     assert detect_format(tmp_path / 'data_3d_h36m.npz') == 'videopose3d_3d'
-    poses = load_poses(tmp_path / 'data_3d_h36m.npz')
+    poses = load_poses(tmp_path / 'data_3d_h36m.npz', trust_pickle=True)
     assert poses.joints.shape == (48, 17, 3)
     assert sorted(set(poses.subjects)) == ['S1', 'S5']
     first = data['S1']['Eating 2'][:, list(H36M32_TO_17)] * 1000.0      # sorted action order
@@ -68,7 +68,7 @@ def test_videopose3d_3d_loader(tmp_path):
 def test_videopose3d_2d_loader(tmp_path):
     write_vp3d_2d(tmp_path / 'data_2d_h36m_gt.npz', np.random.default_rng(1))
     assert detect_format(tmp_path / 'data_2d_h36m_gt.npz') == 'videopose3d_2d'
-    kp = load_videopose3d_2d(tmp_path / 'data_2d_h36m_gt.npz')
+    kp = load_videopose3d_2d(tmp_path / 'data_2d_h36m_gt.npz', trust_pickle=True)
     assert kp.pixels.shape == (80, 17, 2) and kp.K.shape == (80, 3, 3)
     assert sorted(set(kp.subjects)) == ['S1', 'S9'] and set(kp.camera) == {0, 1, 2, 3}
     x = normalise_keypoints(kp)
@@ -82,7 +82,7 @@ def test_videopose3d_2d_loader(tmp_path):
 
 def test_extra_2d_rows_join_the_training_set(tmp_path, pose_file):
     write_vp3d_2d(tmp_path / 'kp.npz', np.random.default_rng(2))
-    cfg = DataConfig(path=str(pose_file), extra_2d=str(tmp_path / 'kp.npz'),
+    cfg = DataConfig(path=str(pose_file), extra_2d=str(tmp_path / 'kp.npz'), trust_pickle=True,
                      train_subjects=['s1', 'S1'], val_subjects=['v1'], test_subjects=['t1'],
                      train_fps=50.0)
     splits = load_splits(cfg)

@@ -29,6 +29,7 @@ class ConfigError(ValueError):
 class DataConfig:
     path: str = 'data/cmu_mocap_h36m17.npz'   # 3D pose file (project or VideoPose3D): make data
     extra_2d: str = ''          # optional VideoPose3D data_2d_h36m_gt.npz, 2D-only training rows
+    trust_pickle: bool = False  # VideoPose3D files are pickles (a crafted one runs code)
     # unlabelled 2D of the user's cameras (sources2d.py): a rosbag2 (Skeleton2DArray +
     # CameraInfo) or a kp.npz; path '' with it = no 3D at all (2D-only selection)
     unlabelled: str = ''

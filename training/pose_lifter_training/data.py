@@ -246,11 +246,12 @@ def load_splits(cfg: DataConfig, path: str | None = None) -> Splits:
 
     Every validation/test subject must be in the 3D file; a train subject may come from either.
     """
-    poses = load_poses(path or cfg.path) if path or cfg.path else empty_poses()
+    poses = (load_poses(path or cfg.path, cfg.trust_pickle) if path or cfg.path
+             else empty_poses())
     subjects = {str(s) for s in np.unique(poses.subjects)}
     extra, extra_subjects = None, set()
     if cfg.extra_2d:
-        kp = load_videopose3d_2d(cfg.extra_2d)
+        kp = load_videopose3d_2d(cfg.extra_2d, trust_pickle=cfg.trust_pickle)
         extra_subjects = {str(s) for s in np.unique(kp.subjects)}
         step = max(1, int(round(VIDEOPOSE3D_FPS / cfg.train_fps)))
         kp = kp.select(np.isin(kp.subjects, cfg.train_subjects) & (np.arange(len(kp)) % step == 0))

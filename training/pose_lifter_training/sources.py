@@ -13,7 +13,13 @@ import numpy as np
 
 from pose_lifter.core.camera import intrinsics, pixels_to_normalized
 from pose_lifter.core.normalization import NormalisationSpec, normalise
-from pose_lifter.core.poses import PoseFileError, PoseSet, load_pose_file, load_videopose3d
+from pose_lifter.core.poses import (
+    PoseFileError,
+    PoseSet,
+    load_pose_file,
+    load_videopose3d,
+    pickle_refused,
+)
 from pose_lifter.core.skeleton import H36M17
 
 # Human3.6M cameras have fx ~ fy ~ 1145 px and the principal point near the centre of their
@@ -39,11 +45,15 @@ def detect_format(path: str | Path) -> str:
     return 'pose_file'
 
 
-def load_poses(path: str | Path) -> PoseSet:
-    """Any supported 3D pose file as a PoseSet (mm, world, Y up)."""
+def load_poses(path: str | Path, trust_pickle: bool = False) -> PoseSet:
+    """Any supported 3D pose file as a PoseSet (mm, world, Y up).
+
+    VideoPose3D files are pickles: read only with ``trust_pickle`` (``UntrustedPickle``
+    otherwise); the project's pose files never need it.
+    """
     kind = detect_format(path)
     if kind == 'videopose3d_3d':
-        return load_videopose3d(path)
+        return load_videopose3d(path, trust_pickle=trust_pickle)
     if kind == 'videopose3d_2d':
         raise PoseFileError(f'{path} holds 2D keypoints only; pass it as data.extra_2d')
     return load_pose_file(path)
@@ -72,20 +82,27 @@ class Keypoints2D:
                            self.clip_names, self.clip_subjects)
 
 
-def load_videopose3d_2d(path: str | Path, K: dict[int, np.ndarray] | None = None
-                        ) -> Keypoints2D:
+def load_videopose3d_2d(path: str | Path, K: dict[int, np.ndarray] | None = None, *,
+                        trust_pickle: bool = False) -> Keypoints2D:
     """VideoPose3D ``data_2d_h36m_gt.npz``: ``positions_2d[subject][action][cam]`` (F, 17, 2).
 
     K maps a camera index to its (3, 3) intrinsics; missing cameras use ``H36M_APPROX_K``.
     The 17 joints are in the H36M-17 order of ``H36M17`` (VideoPose3D's layout 'h36m').
+    The file is a pickle: read only with ``trust_pickle=True`` (``UntrustedPickle`` otherwise).
     """
     path = Path(path)
     if not path.is_file():
         raise PoseFileError(f'2D keypoint file not found: {path}')
+    if not trust_pickle:
+        raise pickle_refused(path, 'VideoPose3D')
     try:
         d = np.load(path, allow_pickle=True)
         data = d['positions_2d'].item()
         meta = d['metadata'].item() if 'metadata' in d.files else {}
+        if not isinstance(data, dict) or not all(
+                isinstance(v, dict) and all(isinstance(c, (list, tuple, np.ndarray))
+                                            for c in v.values()) for v in data.values()):
+            raise TypeError('positions_2d is not a dict of dicts of per-camera arrays')
     except Exception as exc:
         raise PoseFileError(f'{path}: not a VideoPose3D positions_2d file ({exc})') from None
     layout = meta.get('layout_name', 'h36m') if isinstance(meta, dict) else 'h36m'
@@ -96,7 +113,11 @@ def load_videopose3d_2d(path: str | Path, K: dict[int, np.ndarray] | None = None
     for subject in sorted(data):
         for action in sorted(data[subject]):
             for cam, kp in enumerate(data[subject][action]):
-                kp = np.asarray(kp, dtype=np.float32)
+                try:
+                    kp = np.asarray(kp, dtype=np.float32)
+                except (TypeError, ValueError) as exc:
+                    raise PoseFileError(f'{path}: {subject}/{action}/{cam} is not an array of '
+                                        f'keypoints ({exc})') from None
                 if kp.ndim != 3 or kp.shape[1:] != (H36M17.num_joints, 2):
                     raise PoseFileError(f'{path}: {subject}/{action}/{cam} has shape '
                                         f'{kp.shape}, expected (F, 17, 2)')

@@ -21,6 +21,19 @@ class PoseFileError(ValueError):
 
 
 @dataclass
+class UntrustedPickle(PoseFileError):
+    """A file whose data can only be read by unpickling it, without the caller's consent."""
+
+
+def pickle_refused(path: str | Path, what: str) -> UntrustedPickle:
+    """The error for a pickled file read without ``trust_pickle`` (one line, with the fix)."""
+    return UntrustedPickle(
+        f'{path}: {what} files store Python pickles, and unpickling a crafted file runs code; '
+        'load it only if you trust where it came from: trust_pickle=True in Python, '
+        '--set data.trust_pickle=true for pose-lifter-train (or convert it once with '
+        'save_pose_file)')
+
+
 class PoseSet:
     """3D poses with per-frame labels."""
 
@@ -103,20 +116,34 @@ def save_pose_file(path: str | Path, poses: PoseSet) -> None:
         parents=np.array(H36M17.parents), units=np.array('mm'), up_axis=np.array('Y'))
 
 
-def load_videopose3d(path: str | Path, fps: float = 50.0) -> PoseSet:
+def load_videopose3d(path: str | Path, fps: float = 50.0, *,
+                     trust_pickle: bool = False) -> PoseSet:
     """Load VideoPose3D's ``data_3d_h36m.npz`` (``positions_3d[subject][action]`` (F, 32, 3) m,
-    Z up) as a PoseSet in mm with Y up."""
+    Z up) as a PoseSet in mm with Y up.
+
+    The file holds a pickled dict, and unpickling runs whatever code a crafted file names: it is
+    read only with ``trust_pickle=True`` (``UntrustedPickle`` otherwise, before anything is
+    unpickled).
+    """
     path = Path(path)
     if not path.is_file():
         raise PoseFileError(f'Human3.6M file not found: {path}')
     try:
+    if not trust_pickle:
+        raise pickle_refused(path, 'VideoPose3D')
         data = np.load(path, allow_pickle=True)['positions_3d'].item()
     except Exception as exc:
+        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+            raise TypeError('positions_3d is not a dict of dicts')
         raise PoseFileError(f'{path}: not a VideoPose3D positions_3d file ({exc})') from None
     joints, clip, names, subjects = [], [], [], []
     for subject in sorted(data):
         for action in sorted(data[subject]):
-            pos = np.asarray(data[subject][action], dtype=np.float32)
+            try:
+                pos = np.asarray(data[subject][action], dtype=np.float32)
+            except (TypeError, ValueError) as exc:
+                raise PoseFileError(f'{path}: {subject}/{action} is not an array of positions '
+                                    f'({exc})') from None
             if pos.ndim != 3 or pos.shape[1:] != (32, 3):
                 raise PoseFileError(f'{path}: {subject}/{action} has shape {pos.shape}, '
                                     'expected (F, 32, 3)')

@@ -14,6 +14,10 @@ def _import_ort():
         import onnxruntime
     except ImportError as exc:  # pragma: no cover - runtime dependency
         raise BackendError(f'onnxruntime is not installed: {exc}') from None
+    # telemetry off before any session exists (a no-op where the build records none)
+    disable = getattr(onnxruntime, 'disable_telemetry_events', None)
+    if disable is not None:
+        disable()
     return onnxruntime
 
 
