@@ -20,7 +20,6 @@ class PoseFileError(ValueError):
     """A pose file that is missing, unreadable or not in a known layout."""
 
 
-@dataclass
 class UntrustedPickle(PoseFileError):
     """A file whose data can only be read by unpickling it, without the caller's consent."""
 
@@ -34,6 +33,7 @@ def pickle_refused(path: str | Path, what: str) -> UntrustedPickle:
         'save_pose_file)')
 
 
+@dataclass
 class PoseSet:
     """3D poses with per-frame labels."""
 
@@ -128,13 +128,13 @@ def load_videopose3d(path: str | Path, fps: float = 50.0, *,
     path = Path(path)
     if not path.is_file():
         raise PoseFileError(f'Human3.6M file not found: {path}')
-    try:
     if not trust_pickle:
         raise pickle_refused(path, 'VideoPose3D')
+    try:
         data = np.load(path, allow_pickle=True)['positions_3d'].item()
-    except Exception as exc:
         if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
             raise TypeError('positions_3d is not a dict of dicts')
+    except Exception as exc:
         raise PoseFileError(f'{path}: not a VideoPose3D positions_3d file ({exc})') from None
     joints, clip, names, subjects = [], [], [], []
     for subject in sorted(data):
