@@ -1,7 +1,9 @@
 """``TorchBackend``: the runtime ``Backend`` interface served straight from a checkpoint.
 
 Same graph as the ONNX export (``models.LiftingModel``), rebuilt from the config stored in the
-checkpoint, so it is the reference the ONNX/TensorRT parity tests compare against.
+checkpoint, so it is the reference the ONNX/TensorRT parity tests compare against. The runtime
+finds it as ``create_backend(checkpoint, 'torch')`` through the ``pose_lifter.backends`` entry
+point (training/pyproject.toml); importing this module registers it as well.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pose_lifter.core.backends import register_backend
 from pose_lifter.core.backends.base import Backend, BackendError
 
 from .checkpoint import CheckpointError, load_checkpoint, restore
@@ -32,19 +35,19 @@ class TorchBackend(Backend):
         self.model.to(self.torch_device).eval()
 
     @torch.no_grad()
-    def infer(self, keypoints: np.ndarray, noise: np.ndarray | None = None
-              ) -> tuple[np.ndarray, np.ndarray]:
-        """keypoints (N, 2*(J-1)); noise (N, latent) or None -> pose3d (N, J-1, 3),
-        realism (N,)."""
-        kp = np.asarray(keypoints, dtype=np.float32)
-        if kp.ndim != 2 or kp.shape[1] != self.contract.input_dim:
-            raise ValueError(f'keypoints must be (N, {self.contract.input_dim}), got {kp.shape}')
-        if len(kp) == 0:
-            return np.zeros((0, self.contract.num_joints - 1, 3), np.float32), \
-                np.zeros((0,), np.float32)
-        if noise is None:
-            noise = self._zeros_noise(len(kp))
-        x = torch.as_tensor(kp, device=self.torch_device)
-        z = torch.as_tensor(np.asarray(noise, dtype=np.float32), device=self.torch_device)
+    def _infer(self, keypoints: np.ndarray, noise: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """keypoints (N, 2*(J-1)), noise (N, latent), checked by ``Backend.infer`` ->
+        pose3d (N, J-1, 3), realism (N,)."""
+        x = torch.as_tensor(keypoints, device=self.torch_device)
+        z = torch.as_tensor(noise, device=self.torch_device)
         pose, realism = self.model(x, z)
         return pose.cpu().numpy(), realism.cpu().numpy()
+
+
+def torch_backend(checkpoint: str | Path, **options) -> TorchBackend:
+    """Factory for ``create_backend``: the runtime options (threads, fp16, ...) do not apply."""
+    return TorchBackend(checkpoint, device=options.get('device', 'cpu'))
+
+
+register_backend('torch', torch_backend)

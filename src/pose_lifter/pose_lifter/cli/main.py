@@ -4,10 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..core.adapters import UnknownJointFormat
 from ..core.backends import BACKENDS, BackendError
-from ..core.camera import InvalidIntrinsics
-from ..core.contract import ContractError
+from ..core.errors import PoseLifterInputError
 from ..resources import default_model, demo_poses
 from . import bag, bench, evaluate, lift
 from .lift import CliError
@@ -41,8 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CliError, BackendError, ContractError, UnknownJointFormat, InvalidIntrinsics,
-            ValueError) as exc:
+    # User errors only (every one derives from PoseLifterInputError, or is the CLI's own or a
+    # backend that cannot run); any other exception is a bug and keeps its traceback.
+    except (CliError, PoseLifterInputError, BackendError) as exc:
         print(f'pose-lifter {args.command}: error: {exc}', file=sys.stderr)
         return 2
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import PoseLifterInputError, clip
 from .skeleton import H36M17
 
 
-class UnknownJointFormat(ValueError):
+class UnknownJointFormat(PoseLifterInputError):
     """Raised for a ``joint_format`` no adapter knows."""
 
 
@@ -53,7 +54,7 @@ def num_joints(joint_format: str) -> int:
         return len(JOINT_FORMATS[joint_format])
     except KeyError:
         raise UnknownJointFormat(
-            f'unknown joint_format {joint_format!r}; known: {sorted(JOINT_FORMATS)}') from None
+            f'unknown joint_format {clip(joint_format)}; known: {sorted(JOINT_FORMATS)}') from None
 
 
 def clean(keypoints: np.ndarray, confidence: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

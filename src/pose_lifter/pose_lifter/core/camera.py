@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import PoseLifterInputError
 
-class InvalidIntrinsics(ValueError):
+
+class InvalidIntrinsics(PoseLifterInputError):
     """Raised for an intrinsics matrix that cannot describe a pinhole camera."""
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
+from .errors import PoseLifterInputError
 from .normalization import NormalisationSpec
 from .skeleton import H36M17
 
@@ -19,7 +20,7 @@ INPUT_NAMES = ('keypoints', 'noise')
 OUTPUT_NAMES = ('pose3d', 'realism')
 
 
-class ContractError(ValueError):
+class ContractError(PoseLifterInputError):
     """A model file without a usable contract."""
 
 

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import PoseLifterInputError
 from .skeleton import H36M17
 
 # VideoPose3D's 32-joint Human3.6M layout -> H36M-17 (the standard 17-joint subset).
 H36M32_TO_17 = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
 
 
-class PoseFileError(ValueError):
+class PoseFileError(PoseLifterInputError):
     """A pose file that is missing, unreadable or not in a known layout."""
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .camera import validate_intrinsics
+from .errors import PoseLifterInputError
 
 PLUMB_BOB = 'plumb_bob'
 RATIONAL_POLYNOMIAL = 'rational_polynomial'
@@ -22,7 +23,7 @@ MODEL_COEFFICIENTS = {PLUMB_BOB: (5,), RATIONAL_POLYNOMIAL: (8, 12, 14), EQUIDIS
 _CRITERIA = (3, 100, 1e-12)  # cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, iterations, eps
 
 
-class UnknownDistortionModel(ValueError):
+class UnknownDistortionModel(PoseLifterInputError):
     """A ``distortion_model`` (or coefficient count) this module cannot undo."""
 
 

@@ -35,9 +35,9 @@ class BaselineBackend(Backend):
                                    'a current pose-lifter-train)')
             self.mean = np.asarray(mean, dtype=np.float32).reshape(contract.num_joints - 1, 3)
 
-    def infer(self, keypoints: np.ndarray, noise: np.ndarray | None = None
-              ) -> tuple[np.ndarray, np.ndarray]:
-        x = np.asarray(keypoints, np.float32).reshape(len(keypoints), -1, 2)
+    def _infer(self, keypoints: np.ndarray, noise: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+        x = keypoints.reshape(len(keypoints), -1, 2)
         if self.kind == 'zero_depth':
             pose = np.concatenate([x * self.contract.normalisation.depth,
                                    np.zeros_like(x[..., :1])], axis=-1)

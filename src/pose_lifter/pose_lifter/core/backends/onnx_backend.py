@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..contract import METADATA_KEY, ContractError, ModelContract
-from .base import Backend, BackendError
+from .base import Backend, BackendError, ModelFileError
 
 
 def _import_ort():
@@ -30,14 +30,15 @@ def _open_session(path: str | Path, providers: list[str], threads: int = 0):
     ort = _import_ort()
     path = Path(path)
     if not path.is_file():
-        raise BackendError(f'model file not found: {path}')
+        raise ModelFileError(f'model file not found: {path}')
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     opts.intra_op_num_threads = threads
     try:
         session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
     except Exception as exc:  # onnxruntime raises its own exception types
-        raise BackendError(f'cannot load model {path}: not a valid ONNX model ({exc})') from None
+        raise ModelFileError(f'cannot load model {path}: not a valid ONNX model ({exc})'
+                             ) from None
     meta = session.get_modelmeta().custom_metadata_map
     if METADATA_KEY not in meta:
         raise ContractError(f'{path} has no pose_lifter contract in its metadata '
@@ -73,13 +74,9 @@ class OnnxBackend(Backend):
         self.device = 'cuda' if 'CUDAExecutionProvider' in used else 'cpu'
         self.path = Path(path)
 
-    def infer(self, keypoints: np.ndarray, noise: np.ndarray | None = None
-              ) -> tuple[np.ndarray, np.ndarray]:
-        kp = np.ascontiguousarray(keypoints, dtype=np.float32)
-        if noise is None:
-            noise = self._zeros_noise(len(kp))
+    def _infer(self, keypoints: np.ndarray, noise: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
         pose, realism = self.session.run(
             list(self.contract.outputs),
-            {self.contract.inputs[0]: kp,
-             self.contract.inputs[1]: np.ascontiguousarray(noise, dtype=np.float32)})
+            {self.contract.inputs[0]: keypoints, self.contract.inputs[1]: noise})
         return pose, realism

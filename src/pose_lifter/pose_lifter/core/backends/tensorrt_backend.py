@@ -121,20 +121,19 @@ class TensorRTBackend(Backend):
             self._buffers[name] = (ptr, nbytes)
         return ptr
 
-    def infer(self, keypoints: np.ndarray, noise: np.ndarray | None = None
-              ) -> tuple[np.ndarray, np.ndarray]:
+    def _infer(self, keypoints: np.ndarray, noise: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
         n = len(keypoints)
         if n > self.max_persons:  # the engine's profile ends there: run in chunks
-            parts = [self.infer(keypoints[i:i + self.max_persons],
-                                None if noise is None else noise[i:i + self.max_persons])
+            parts = [self._infer(keypoints[i:i + self.max_persons],
+                                 noise[i:i + self.max_persons])
                      for i in range(0, n, self.max_persons)]
             return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
         cu = self._cudart
         kinds = cu.cudaMemcpyKind
         h2d, d2h = kinds.cudaMemcpyHostToDevice, kinds.cudaMemcpyDeviceToHost
         feeds = {self.contract.inputs[0]: np.ascontiguousarray(keypoints, np.float32),
-                 self.contract.inputs[1]: np.ascontiguousarray(
-                     self._zeros_noise(n) if noise is None else noise, np.float32)}
+                 self.contract.inputs[1]: np.ascontiguousarray(noise, np.float32)}
         for name, host in feeds.items():
             self.context.set_input_shape(name, host.shape)
             ptr = self._device(name, host.nbytes)
