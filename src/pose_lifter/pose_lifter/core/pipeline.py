@@ -1,6 +1,7 @@
 """The lifting pipeline on a batch of persons (the same code for the node, the CLI and eval).
 
-adapt -> validity mask from confidences -> normalise -> backend -> de-normalise -> place -> gate
+adapt -> validity mask from confidences -> image check -> normalise -> backend -> de-normalise
+-> place -> envelope check -> gate
 """
 from __future__ import annotations
 
@@ -11,6 +12,15 @@ import numpy as np
 from .adapters import num_joints, to_h36m17
 from .backends.base import Backend
 from .camera import pixels_to_normalized, validate_intrinsics
+from .envelope import (
+    STATUS_OUT_OF_RANGE,
+    STATUS_OUTSIDE_IMAGE,
+    Envelope,
+    image_sizes,
+    out_of_range,
+    outside_image,
+)
+from .errors import InputContractError
 from .normalization import normalise
 from .placement import place
 from .skeleton import H36M17
@@ -18,6 +28,8 @@ from .skeleton import H36M17
 STATUS_OK = 'ok'
 STATUS_IMPLAUSIBLE = 'implausible'
 STATUS_TOO_FEW = 'too_few_joints'
+__all__ = ['Lifter', 'LiftResult', 'STATUS_OK', 'STATUS_IMPLAUSIBLE', 'STATUS_TOO_FEW',
+           'STATUS_OUTSIDE_IMAGE', 'STATUS_OUT_OF_RANGE', 'Envelope']
 
 
 @dataclass
@@ -42,11 +54,17 @@ def _empty(n: int) -> LiftResult:
 
 
 class Lifter:
-    """Lifts batches of 2D skeletons with one backend call per batch."""
+    """Lifts batches of 2D skeletons with one backend call per batch.
+
+    ``envelope`` (None: no limits) gives persons with keypoints outside the image (when
+    ``lift`` gets an image size) the status ``outside_image`` (not lifted) and persons placed
+    outside the depth/size limits ``out_of_range`` (joints NaN, never plausible).
+    """
 
     def __init__(self, backend: Backend, realism_threshold: float | None = None,
                  min_valid_joints: int = 12, uncertainty_samples: int = 0, seed: int = 0,
-                 anchor_to_rays: bool = True, min_confidence: float = 0.0):
+                 anchor_to_rays: bool = True, min_confidence: float = 0.0,
+                 envelope: Envelope | None = None):
         self.backend = backend
         self.contract = backend.contract
         self.threshold = (self.contract.realism_threshold if realism_threshold is None
@@ -55,23 +73,27 @@ class Lifter:
         self.uncertainty_samples = int(uncertainty_samples)
         self.anchor_to_rays = bool(anchor_to_rays)
         self.min_confidence = float(min_confidence)
+        self.envelope = envelope
         self._rng = np.random.default_rng(seed)
 
     def lift(self, keypoints: np.ndarray, K: np.ndarray, confidence: np.ndarray | None = None,
-             joint_format: str = 'h36m17') -> LiftResult:
+             joint_format: str = 'h36m17', image_size=None) -> LiftResult:
         """keypoints: (N, J, 2) pixels (undistorted) in ``joint_format``; K: (3, 3) or
-        (N, 3, 3); confidence: (N, J) or None. Raises ValueError (with the reason) for an
-        unknown format, wrong shapes or invalid intrinsics; per-person problems become a
-        ``status``. Joints with a confidence below ``min_confidence`` count as missing."""
+        (N, 3, 3); confidence: (N, J) or None; image_size: (w, h), (N, 2) or None (sizes
+        <= 0: unknown; no image check). Raises PoseLifterInputError (a ValueError, with the
+        reason) for an unknown format, wrong shapes or invalid intrinsics; per-person problems
+        become a ``status``. Joints with a confidence below ``min_confidence`` count as
+        missing."""
         j = num_joints(joint_format)
         kp = np.asarray(keypoints, dtype=np.float64)
         if kp.ndim != 3 or kp.shape[1:] != (j, 2):
-            raise ValueError(f'keypoints must have shape (N, {j}, 2) for {joint_format}, '
-                             f'got {kp.shape}')
+            raise InputContractError(f'keypoints must have shape (N, {j}, 2) for '
+                                     f'{joint_format}, got {kp.shape}')
         K = validate_intrinsics(K)
         if K.ndim == 3 and len(K) != len(kp):
-            raise ValueError(f'K has {len(K)} matrices for {len(kp)} persons')
+            raise InputContractError(f'K has {len(K)} matrices for {len(kp)} persons')
         n = len(kp)
+        size = image_sizes(image_size, n)
         if n == 0:
             return _empty(0)
         if confidence is not None and self.min_confidence > 0:
@@ -84,6 +106,10 @@ class Lifter:
         liftable = norm.ok & (count >= self.min_valid_joints)
         result = _empty(n)
         result.valid_joints = count
+        if self.envelope is not None and size is not None:
+            outside = outside_image(kp17, valid, size, self.envelope.image_margin)
+            result.status[outside] = STATUS_OUTSIDE_IMAGE
+            liftable &= ~outside
         if not liftable.any():
             return result
         idx = np.flatnonzero(liftable)
@@ -98,7 +124,18 @@ class Lifter:
         if self.uncertainty_samples > 0:
             result.uncertainty = np.full((n, H36M17.num_joints), np.nan)
             result.uncertainty[idx] = self._spread(x, norm, idx)
+        if self.envelope is not None:
+            self._enforce_range(result, idx)
         return result
+
+    def _enforce_range(self, result: LiftResult, idx: np.ndarray) -> None:
+        """Lifted persons placed outside the envelope: status out_of_range, joints NaN."""
+        far = idx[out_of_range(result.joints3d[idx], self.contract.bone_sum_m, self.envelope)]
+        result.status[far] = STATUS_OUT_OF_RANGE
+        result.plausible[far] = False
+        result.joints3d[far] = np.nan
+        if result.uncertainty is not None:
+            result.uncertainty[far] = np.nan
 
     def _place(self, pose: np.ndarray, norm, idx: np.ndarray):
         """(M, 16, 3) body units -> (M, 17, 3) metres in the camera frame."""
