@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from ..core.stamps import stamp_to_ns
+
 # Topics of a ``bag make`` bag (fully qualified, as ``ros2 bag record`` names them).
 KEYPOINTS = '/keypoints_2d'
 CAMERA_INFO = '/camera_info'
@@ -239,5 +241,5 @@ def add_topic(writer, topic: str, msgtype: str, latched: bool = False):
 
 
 def stamp_ns(header: Any) -> int:
-    """std_msgs/Header (rosbags) -> stamp in ns."""
-    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+    """std_msgs/Header (rosbags) -> stamp in ns (``core.stamps.stamp_to_ns``)."""
+    return stamp_to_ns(header.stamp)

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-NS_PER_S = 1_000_000_000
+from .stamps import NS_PER_S, stamp_to_ns
 
 
 def slop_ns(slop_s: float) -> int:
@@ -40,15 +40,9 @@ def within_slop(stamps_ns, slop: int) -> bool:
 def header_stamp_ns(msg: Any) -> int:
     """Stamp of ``msg.header.stamp`` in integer nanoseconds.
 
-    Accepts builtin_interfaces/Time (``sec``, ``nanosec``), rclpy Time (``nanoseconds``) and
-    plain numbers of seconds (as in message_filters' own tests).
+    Accepts what ``core.stamps.stamp_to_ns`` accepts (the project's one conversion).
     """
-    stamp = msg.header.stamp
-    if hasattr(stamp, 'nanoseconds'):
-        return int(stamp.nanoseconds)
-    if hasattr(stamp, 'sec'):
-        return int(stamp.sec) * NS_PER_S + int(stamp.nanosec)
-    return int(round(float(stamp) * NS_PER_S))
+    return stamp_to_ns(msg.header.stamp)
 
 
 class ApproximateSync:

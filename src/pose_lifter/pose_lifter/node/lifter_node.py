@@ -41,6 +41,7 @@ from ..core.diagnostics import (
 )
 from ..core.markers import MarkerRegistry, MarkerStyle, delete_markers, skeleton_markers
 from ..core.pipeline import Lifter
+from ..core.stamps import ACCEPT, StampGuard
 from ..core.sync import LatestSlot, header_stamp_ns
 from ..core.undistort import CameraModel, UnknownDistortionModel, undistort_points
 from ..resources import default_model
@@ -48,9 +49,11 @@ from . import convert, sources
 from .params import NAMES, RUNTIME, Settings, check, descriptor, load_defaults, settings_problem
 
 OUTPUT_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-# A stamp this much older than the last processed one is a time reset (bag loop, sim time
-# restart), not a late message: ordering restarts instead of skipping everything after it.
+# Input stamp ordering (core/stamps.py): a stamp this much older than the last served one is a
+# time reset (bag loop, sim time restart), not a late message; one this much further ahead than
+# the time elapsed is a jump. Either is dropped (stamp_jump) unless the next frame confirms it.
 TIME_RESET_S = 1.0
+JUMP_AHEAD_S = 0.5
 # /diagnostics: how often the level is re-evaluated (a change is published at once; the full
 # report goes out every diagnostics_period_s).
 DIAGNOSTICS_CHECK_S = 0.1
@@ -83,7 +86,7 @@ class PoseLifterNode(LifecycleNode):
         self._monitor: InputMonitor | None = None
         self._diag_last: tuple[float, tuple] = (-float('inf'), ())
         self._camera: tuple[tuple, CameraModel] | None = None
-        self._last_stamp_ns: int | None = None
+        self._stamps = StampGuard(JUMP_AHEAD_S, TIME_RESET_S)
         self._last_header = convert.Header()
         self._s = self.settings()
         self._apply_parameters([])
@@ -192,7 +195,7 @@ class PoseLifterNode(LifecycleNode):
             return result
         self.stats = NodeStats()
         self._slot = LatestSlot()
-        self._last_stamp_ns = None
+        self._stamps = StampGuard(JUMP_AHEAD_S, TIME_RESET_S)
         self._camera = None
         self._monitor = InputMonitor(time.monotonic(), s.use_camera_info)
         try:
@@ -294,11 +297,9 @@ class PoseLifterNode(LifecycleNode):
             return
         s = self._s
         stamp = header_stamp_ns(msg)
-        last = self._last_stamp_ns
-        if last is not None and stamp < last:
-            if last - stamp <= TIME_RESET_S * 1e9:
-                return self._skip('out_of_order', f'stamp {stamp} ns is older than {last} ns')
-            self.get_logger().warning('time jumped back; restarting stamp ordering')
+        verdict = self._stamps.check(stamp, received_s)
+        if verdict.action != ACCEPT:     # out_of_order or stamp_jump: counted, throttled log
+            return self._skip(verdict.action, verdict.detail)
         try:
             frame = sources.read_frame(s.input_format, msg, info, s.max_persons)
             camera = (self._camera_model(info) if info is not None else
@@ -309,7 +310,11 @@ class PoseLifterNode(LifecycleNode):
             return self._skip('bad_camera_info', str(exc))
         except UnknownDistortionModel as exc:
             return self._skip('unknown_distortion_model', str(exc))
-        self._last_stamp_ns = stamp
+        self._stamps.accept(stamp, received_s)
+        if verdict.note:                 # a confirmed time jump: counted, throttled log
+            self.stats.note(verdict.note)
+            if self._throttle.ready(verdict.note, time.monotonic()):
+                self.get_logger().warning(f'{verdict.note.replace("_", " ")}: {verdict.detail}')
         self._note(frame)
         if s.undistort:
             keypoints, K = undistort_points(frame.keypoints, camera), camera.K
