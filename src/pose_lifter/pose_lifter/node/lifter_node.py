@@ -39,6 +39,8 @@ from ..core.diagnostics import (
     assess,
     input_condition,
 )
+from ..core.envelope import Envelope
+from ..core.errors import PoseLifterInputError
 from ..core.markers import MarkerRegistry, MarkerStyle, delete_markers, skeleton_markers
 from ..core.pipeline import Lifter
 from ..core.stamps import ACCEPT, StampGuard
@@ -142,7 +144,9 @@ class PoseLifterNode(LifecycleNode):
         backend = None
         try:
             backend = self._backend_factory(model, s.backend, **options)
-            lifter = Lifter(backend)
+            lifter = Lifter(backend, envelope=Envelope(
+                s.envelope_image_margin, s.envelope_min_depth_m, s.envelope_max_depth_m,
+                s.envelope_max_size_ratio))
             self._tune(lifter, s)
             for batch in sorted({1, s.max_persons}):
                 x = np.zeros((batch, lifter.contract.input_dim), np.float32)
@@ -320,9 +324,11 @@ class PoseLifterNode(LifecycleNode):
             keypoints, K = undistort_points(frame.keypoints, camera), camera.K
         else:
             keypoints, K = frame.keypoints, camera.rectified_K()
+        # CameraInfo width/height 0 (unknown): no image check
+        size = None if info is None else (info.width, info.height)
         try:
-            result = lifter.lift(keypoints, K, frame.confidence, frame.joint_format)
-        except ValueError as exc:
+            result = lifter.lift(keypoints, K, frame.confidence, frame.joint_format, size)
+        except PoseLifterInputError as exc:      # any other exception is a bug: internal_error
             return self._skip('bad_input', str(exc))
         header = convert.output_header(msg.header)
         if not header.frame_id and info is not None:     # e.g. an unstamped detector frame

@@ -62,6 +62,16 @@ class Settings:
                               'camera ray (exact reprojection); false: raw network pose',
                               runtime=True)
     gate_mode: str = _p('markers of implausible poses', choices=GATE_MODES, runtime=True)
+    envelope_image_margin: float = _p('persons with a keypoint farther outside the image than '
+                                      'this fraction of its width/height get status '
+                                      'outside_image (needs CameraInfo width/height)', 0.0, 10.0)
+    envelope_min_depth_m: float = _p('persons whose root is nearer than this in front of the '
+                                     'camera get status out_of_range (m)', 0.0, 1.0e3)
+    envelope_max_depth_m: float = _p('persons whose root is farther than this from the camera '
+                                     'get status out_of_range (m)', 0.01, 1.0e6)
+    envelope_max_size_ratio: float = _p('persons whose metric bone-length sum differs from the '
+                                        "model's body-size prior by more than this factor get "
+                                        'status out_of_range', 1.0, 100.0)
     input_format: str = _p('input messages: pose_lifter (Skeleton2DArray on keypoints_2d), '
                            'yolo_ros (yolo_msgs/DetectionArray on keypoints_2d), hri (ROS4HRI '
                            '/humans/bodies/tracked and /humans/bodies/<id>/skeleton2d)',
@@ -145,6 +155,9 @@ def settings_problem(s: Settings) -> str | None:
     if s.input_format == 'hri' and not s.use_camera_info:
         return ('input_format hri needs use_camera_info true: ROS4HRI keypoints are '
                 'normalised, and the CameraInfo width/height turn them into pixels')
+    if s.envelope_min_depth_m >= s.envelope_max_depth_m:
+        return (f'envelope_min_depth_m ({s.envelope_min_depth_m}) must be below '
+                f'envelope_max_depth_m ({s.envelope_max_depth_m})')
     return None
 
 
