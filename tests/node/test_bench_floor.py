@@ -68,3 +68,21 @@ def test_relay_process_answers_each_frame(ros, scene, tmp_path):
                    for m in mk.markers)
     finally:
         assert relay.stop() == 0, relay.log_tail()
+
+
+def test_fast_points_serialise_like_the_generated_constructor():
+    import numpy as np
+    from geometry_msgs.msg import Point
+    from rclpy.serialization import serialize_message
+    from visualization_msgs.msg import Marker
+
+    from pose_lifter.node.convert import points_msg
+
+    xyz = np.random.default_rng(0).normal(size=(17, 3)) * [1.0, 1e-9, 1e9]
+    fast = points_msg(xyz)
+    assert all(type(p) is Point and type(p.x) is float for p in fast)
+    assert fast == [Point(x=x, y=y, z=z) for x, y, z in xyz.tolist()]
+    assert (serialize_message(Marker(points=fast))
+            == serialize_message(Marker(points=[Point(x=x, y=y, z=z)
+                                                for x, y, z in xyz.tolist()])))
+    assert points_msg(np.zeros((0, 3))) == []
