@@ -7,6 +7,9 @@ and it has answered an empty probe frame (stamped 1 ms before the first input; i
 output is recorded too), then publishes the bag's raw CDR at the recorded log times scaled by
 ``rate``, with ``/clock`` from the bag timeline. Gaps in the timeline longer than
 ``max_gap_s`` are cut to ``max_gap_s`` (reported), so a clock gap never stalls the replay.
+Input messages that do not decode as their topic's type are skipped before the node starts
+(a warning line, ``undecodable`` counts in the summary); an input topic with no decodable
+message at all is a BagError (one line, exit 2).
 
 The output bag holds the node's ``/skeletons_3d``, ``/markers`` and ``/diagnostics`` (log time
 = receive time, wall clock), the inputs as published (log time = publish time, wall clock),
@@ -36,6 +39,7 @@ from .io import (
     BagReader,
     TopicSpec,
     custom_json,
+    deserialize,
     open_writer,
     topic_name,
 )
@@ -135,7 +139,7 @@ class _Replay:
         first input) until the node answers it. Matched counts only say that our writer saw
         the node's reader; this proves the node receives, pairs and processes our inputs, so
         the first real frame is not lost to discovery still settling on the node's side."""
-        probe, stamp = probe_messages(self.schedule, self.inputs)
+        probe, stamp = probe_messages(self.schedule, self.inputs)   # decodable: checked
         next_send = 0.0
         while stamp not in self.rec.output_stamps:
             now = time.monotonic()
@@ -209,6 +213,28 @@ class _Replay:
         return code
 
 
+def drop_undecodable(schedule: Schedule, types: dict[str, str], path: str | Path
+                     ) -> tuple[Schedule, dict[str, int]]:
+    """The schedule without the input messages that do not decode as their topic's type, and
+    how many each topic lost. Raises BagError when a topic has no decodable message at all."""
+    items, bad, first_error = [], {}, {}
+    for item in schedule.items:
+        topic, data = item[0], item[3]
+        try:
+            deserialize(data, types[topic])
+        except Exception as exc:  # noqa: BLE001 - rosbags raises many types for bad CDR
+            bad[topic] = bad.get(topic, 0) + 1
+            first_error.setdefault(topic, f'{type(exc).__name__}: {exc}')
+            continue
+        items.append(item)
+    for topic, msgtype in types.items():
+        if not any(item[0] == topic for item in items):
+            raise BagError(f'{path}: no {topic} message decodes as {msgtype} '
+                           f'({bad.get(topic, 0)} tried; first error: '
+                           f'{first_error.get(topic, "none")[:200]})')
+    return Schedule(items, schedule.gaps, schedule.gt), bad
+
+
 def replay(in_path: str | Path, out_path: str | Path, opts: ReplayOptions,
            log: Callable[[str], None] = print) -> dict:
     """Replay ``in_path`` through the node into the new bag ``out_path``; returns a summary.
@@ -225,6 +251,12 @@ def replay(in_path: str | Path, out_path: str | Path, opts: ReplayOptions,
                       TopicSpec(GT, (SKELETON3D_ARRAY,), required=False)])
         schedule = load_schedule(reader, inputs, opts.max_gap_s)
         made = reader.custom.get(META_MAKE)
+    schedule, undecodable = drop_undecodable(schedule, {
+        inputs[0]: INPUT_TYPES['keypoints'], inputs[1]: INPUT_TYPES['camera_info']}, in_path)
+    for topic, n in undecodable.items():
+        log(f'warning: {n} {topic} message(s) in {in_path} cannot be decoded as '
+            f'{INPUT_TYPES["keypoints"] if topic == inputs[0] else INPUT_TYPES["camera_info"]}'
+            '; skipped (counted in the summary as undecodable)')
     for gap in schedule.gaps:
         log(f'warning: clock gap of {gap["gap_s"]:.3f} s in {in_path} cut to '
             f'{gap["cut_to_s"]} s (--max-gap)')
@@ -233,7 +265,7 @@ def replay(in_path: str | Path, out_path: str | Path, opts: ReplayOptions,
     out = Path(out_path)
     writer = open_writer(out)
     summary = {'input': str(in_path), 'output': str(out), 'options': asdict(opts),
-               'gaps': schedule.gaps, 'status': 'error',
+               'gaps': schedule.gaps, 'status': 'error', 'undecodable': undecodable,
                'model': model_identity(opts.model, opts.node_params, opts.attach)}
     run, started = None, time.monotonic()
     try:
