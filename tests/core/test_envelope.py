@@ -129,3 +129,23 @@ def test_uncertainty_is_nan_for_out_of_range(tiny_model, scene):
     res = lifter.lift(np.stack([px[0], px[1] * 1e17]), K1)
     assert res.status.tolist() == ['ok', 'out_of_range']
     assert np.isfinite(res.uncertainty[0]).all() and np.isnan(res.uncertainty[1]).all()
+
+
+def test_the_image_check_uses_the_detector_pixels(lifter, scene):
+    _, px, K = scene
+    K1 = K if K.ndim == 2 else K[0]
+    kp = px[:2].copy()
+    far = kp + (5000.0, 0.0)                  # e.g. strongly undistorted edge pixels
+    res = lifter.lift(far, K1, image_size=SIZE, image_points=kp)
+    assert 'outside_image' not in set(res.status)
+    res = lifter.lift(kp, K1, image_size=SIZE, image_points=far)
+    assert res.status.tolist() == ['outside_image'] * 2
+    # a joint outside the image that the detector did not see (confidence 0) does not count
+    conf = np.ones((2, 17))
+    conf[0, 3] = 0.0
+    raw = kp.copy()
+    raw[0, 3] = (-1e7, 0.0)
+    res = lifter.lift(kp, K1, conf, image_size=SIZE, image_points=raw)
+    assert res.status.tolist() == ['ok', 'ok']
+    with pytest.raises(InputContractError, match='image_points'):
+        lifter.lift(kp, K1, image_size=SIZE, image_points=kp[:1])

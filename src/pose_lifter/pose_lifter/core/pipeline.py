@@ -77,10 +77,13 @@ class Lifter:
         self._rng = np.random.default_rng(seed)
 
     def lift(self, keypoints: np.ndarray, K: np.ndarray, confidence: np.ndarray | None = None,
-             joint_format: str = 'h36m17', image_size=None) -> LiftResult:
+             joint_format: str = 'h36m17', image_size=None,
+             image_points: np.ndarray | None = None) -> LiftResult:
         """keypoints: (N, J, 2) pixels (undistorted) in ``joint_format``; K: (3, 3) or
         (N, 3, 3); confidence: (N, J) or None; image_size: (w, h), (N, 2) or None (sizes
-        <= 0: unknown; no image check). Raises PoseLifterInputError (a ValueError, with the
+        <= 0: unknown; no image check); image_points: (N, J, 2) the same joints in pixels of
+        that image when ``keypoints`` are not (the detector's distorted pixels of undistorted
+        keypoints); None: ``keypoints``. Raises PoseLifterInputError (a ValueError, with the
         reason) for an unknown format, wrong shapes or invalid intrinsics; per-person problems
         become a ``status``. Joints with a confidence below ``min_confidence`` count as
         missing."""
@@ -107,7 +110,7 @@ class Lifter:
         result = _empty(n)
         result.valid_joints = count
         if self.envelope is not None and size is not None:
-            outside = outside_image(kp17, valid, size, self.envelope.image_margin)
+            outside = self._outside(kp, image_points, confidence, size)
             result.status[outside] = STATUS_OUTSIDE_IMAGE
             liftable &= ~outside
         if not liftable.any():
@@ -127,6 +130,18 @@ class Lifter:
         if self.envelope is not None:
             self._enforce_range(result, idx)
         return result
+
+    def _outside(self, kp: np.ndarray, image_points: np.ndarray | None,
+                 confidence: np.ndarray | None, size: np.ndarray) -> np.ndarray:
+        """(N,) persons with a present joint outside the image (input joint format)."""
+        pts = kp if image_points is None else np.asarray(image_points, dtype=np.float64)
+        if pts.shape != kp.shape:
+            raise InputContractError(f'image_points must have the shape of keypoints '
+                                     f'{kp.shape}, got {pts.shape}')
+        present = np.isfinite(kp).all(-1) & np.isfinite(pts).all(-1)
+        if confidence is not None:
+            present &= np.asarray(confidence, dtype=np.float64) > 0
+        return outside_image(pts, present, size, self.envelope.image_margin)
 
     def _enforce_range(self, result: LiftResult, idx: np.ndarray) -> None:
         """Lifted persons placed outside the envelope: status out_of_range, joints NaN."""

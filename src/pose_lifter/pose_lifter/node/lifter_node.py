@@ -324,10 +324,11 @@ class PoseLifterNode(LifecycleNode):
             keypoints, K = undistort_points(frame.keypoints, camera), camera.K
         else:
             keypoints, K = frame.keypoints, camera.rectified_K()
-        # CameraInfo width/height 0 (unknown): no image check
+        # the detector's pixels against CameraInfo width/height (0: unknown, no image check)
         size = None if info is None else (info.width, info.height)
         try:
-            result = lifter.lift(keypoints, K, frame.confidence, frame.joint_format, size)
+            result = lifter.lift(keypoints, K, frame.confidence, frame.joint_format, size,
+                                 image_points=frame.keypoints)
         except PoseLifterInputError as exc:      # any other exception is a bug: internal_error
             return self._skip('bad_input', str(exc))
         header = convert.output_header(msg.header)
