@@ -114,6 +114,22 @@ def test_invalid_parameter_exits_with_a_clear_error(spawn):
     assert "gate_mode must be one of ['grey', 'drop', 'off']" in node.text()
 
 
+@pytest.mark.parametrize('content', [None, 'pose_lifter:\n  ros__parameters:\n    model: [x\n',
+                                     'just: text: here\n'])
+def test_bad_params_file_exits_with_one_line(spawn, tmp_path, content):
+    path = tmp_path / 'params.yaml'
+    if content is not None:
+        path.write_text(content)
+    node = spawn(['--params-file', str(path)])
+    node.proc.wait(timeout=30)
+    text = node.text()
+    assert node.proc.returncode == 2, text
+    assert 'Traceback' not in text
+    errors = [line for line in text.splitlines() if line.startswith('pose_lifter_node: error:')]
+    assert len(errors) == 1 and "Couldn't parse params file" in errors[0], text
+    assert str(path) in errors[0] and '.c:' not in errors[0]
+
+
 def test_installed_console_script_runs_without_any_environment(spawn, ros, probe, scene,
                                                                tiny_model):
     """`pip install ./src/pose_lifter` (make setup) puts share/pose_lifter under the venv;

@@ -13,6 +13,7 @@ during that are ignored; the exit status is 0.
 """
 from __future__ import annotations
 
+import re
 import signal
 import sys
 import threading
@@ -42,17 +43,23 @@ def main(argv: list[str] | None = None) -> int:
     import rclpy
     from rclpy.exceptions import ParameterException
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
     from rclpy.signals import SignalHandlerOptions
 
     from .lifter_node import PoseLifterNode
     from .params import ConfigError
 
-    rclpy.init(args=sys.argv if argv is None else argv,
-               signal_handler_options=SignalHandlerOptions.NO)
+    try:    # a bad --params-file (unreadable, not ROS parameter YAML) fails here
+        rclpy.init(args=sys.argv if argv is None else argv,
+                   signal_handler_options=SignalHandlerOptions.NO)
+    except _rclpy.RCLError as exc:
+        print(f'pose_lifter_node: error: {rcl_reason(exc)}', file=sys.stderr)
+        return 2
     try:
         node = PoseLifterNode()
-    except (ConfigError, ParameterException) as exc:
-        print(f'pose_lifter_node: error: {exc}', file=sys.stderr)
+    except (ConfigError, ParameterException, _rclpy.RCLError) as exc:
+        reason = rcl_reason(exc) if isinstance(exc, _rclpy.RCLError) else exc
+        print(f'pose_lifter_node: error: {reason}', file=sys.stderr)
         rclpy.try_shutdown()
         return 2
     executor = SingleThreadedExecutor()
@@ -70,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def rcl_reason(exc: Exception) -> str:
+    """One line of an RCLError: without rcl's source locations (', at /path/file.c:123')."""
+    text = ' '.join(str(exc).split())
+    return re.sub(r',? at [^ ,]+\.c:\d+', '', text)
 
 
 def finish(node) -> None:
