@@ -67,3 +67,30 @@ def test_replay_skips_and_reports_undecodable_frames(tmp_path, capsys, tiny_mode
     summary = io.read_custom_data(out)[io.META_REPLAY]
     assert summary['undecodable'] == {io.KEYPOINTS: 2}
     assert summary['published_frames'] == 4
+
+
+def test_unreadable_custom_data_is_said_not_swallowed(tmp_path, capsys):
+    import yaml
+    bag = mixed_bag(tmp_path / 'meta', good=1, bad=0)
+    meta = bag / 'metadata.yaml'
+    info = yaml.safe_load(meta.read_text())
+    info['rosbag2_bagfile_information']['custom_data'] = {
+        io.META_MAKE: '{"frames": 3}', io.META_REPLAY: '{not json'}
+    meta.write_text(yaml.safe_dump(info))
+    problems = []
+    assert io.read_custom_data(bag, problems) == {io.META_MAKE: {'frames': 3}}
+    assert len(problems) == 1 and io.META_REPLAY in problems[0]
+    with io.BagReader(bag) as reader:          # kept on the reader for the tools to report
+        assert reader.problems == problems
+    io.read_custom_data(bag)                     # without a list: a warning line on stderr
+    assert f'warning: {meta}: custom_data {io.META_REPLAY} ignored' in capsys.readouterr().err
+
+
+def test_an_unreadable_model_contract_is_a_score_warning(tmp_path):
+    from pose_lifter.bag.score import node_threshold
+    warnings = []
+    replay = {'options': {'model': str(tmp_path / 'gone.onnx')}}
+    assert node_threshold({}, replay, None, warnings) is None
+    assert len(warnings) == 1 and 'gone.onnx' in warnings[0]
+    assert node_threshold({'realism_threshold': '0.3'}, replay, None, warnings) == (
+        0.3, 'node diagnostics')

@@ -103,17 +103,37 @@ def custom_json(value: Any) -> str:
     return json.dumps(_plain(value), ensure_ascii=False, default=str)
 
 
-def read_custom_data(path: Path) -> dict[str, Any]:
-    """JSON values of metadata.yaml's custom_data (empty for a bare .mcap or none)."""
+def read_custom_data(path: Path, problems: list[str] | None = None) -> dict[str, Any]:
+    """JSON values of metadata.yaml's custom_data (empty for a bare .mcap or none).
+
+    What cannot be read is left out and said: appended to ``problems`` when given, else a
+    ``warning:`` line on stderr.
+    """
     meta = Path(path) / 'metadata.yaml'
     if not meta.is_file():
         return {}
+
+    def problem(what: str, exc: Exception) -> None:
+        text = f'{meta}: {what} ignored ({type(exc).__name__}: {exc})'
+        if problems is None:
+            print(f'warning: {text}', file=sys.stderr)
+        else:
+            problems.append(text)
+
     try:
         info = yaml.safe_load(meta.read_text()).get('rosbag2_bagfile_information', {})
         raw = info.get('custom_data') or {}
-        return {k: json.loads(v) for k, v in raw.items() if k in (META_MAKE, META_REPLAY)}
-    except (yaml.YAMLError, AttributeError, json.JSONDecodeError, TypeError):
+        items = [(k, v) for k, v in raw.items() if k in (META_MAKE, META_REPLAY)]
+    except (yaml.YAMLError, AttributeError, TypeError, OSError) as exc:
+        problem('unreadable metadata: custom_data', exc)
         return {}
+    out = {}
+    for key, value in items:
+        try:
+            out[key] = json.loads(value)
+        except (json.JSONDecodeError, TypeError) as exc:
+            problem(f'custom_data {key}', exc)
+    return out
 
 
 @dataclass
@@ -141,7 +161,8 @@ class BagReader:
             raise BagError(f'{self.path}: cannot read bag ({type(exc).__name__}: {exc}); '
                            'is it a complete rosbag2 MCAP (truncated or still being '
                            'written?)') from None
-        self.custom = read_custom_data(self.path)
+        self.problems: list[str] = []     # what could not be read (said, never silent)
+        self.custom = read_custom_data(self.path, self.problems)
 
     def close(self) -> None:
         self._reader.close()

@@ -147,19 +147,26 @@ def _labels(pred: PersonTable, gt_status: np.ndarray | None) -> np.ndarray:
                     dtype=str)
 
 
-def node_threshold(diag: dict, replay: dict | None, given: float | None
-                   ) -> tuple[float, str] | None:
-    """The realism threshold the node gated with, and where it was found."""
+def node_threshold(diag: dict, replay: dict | None, given: float | None,
+                   warnings: list[str] | None = None) -> tuple[float, str] | None:
+    """The realism threshold the node gated with, and where it was found. A model contract
+    that cannot be read is said in ``warnings`` (the threshold is then inferred from the
+    node's decisions)."""
     if 'realism_threshold' in diag:
         return float(diag['realism_threshold']), 'node diagnostics'
     if given is not None:
         return float(given), '--threshold'
     model = ((replay or {}).get('options') or {}).get('model')
     if model:
+        from ..core.backends.base import BackendError
+        from ..core.backends.onnx_backend import read_contract
+        from ..core.contract import ContractError
         try:
-            from ..core.backends.onnx_backend import read_contract
             return float(read_contract(model).realism_threshold), f'contract of {model}'
-        except Exception:  # the model may be gone or elsewhere: fall back to the decisions
+        except (BackendError, ContractError, OSError) as exc:  # gone, moved or not a model
+            if warnings is not None:
+                warnings.append(f'realism threshold: cannot read the contract of {model} '
+                                f"({exc}); inferred from the node's decisions")
             return None
     return None
 
@@ -220,6 +227,7 @@ def score(out_path: str | Path, gt_path: str | Path | None = None,
         frames = keypoint_frames(out, keypoints, camera_info)
         if gt_path is None and GT in out.topics:
             gt = person_table(out, GT)
+        warnings = list(out.problems)
     if gt_path is not None:
         with BagReader(gt_path) as src:
             src.check([TopicSpec(GT, (SKELETON3D_ARRAY,), required=False),
@@ -228,6 +236,7 @@ def score(out_path: str | Path, gt_path: str | Path | None = None,
             in_stamps = message_times(src, keypoints)[0]
             frames = keypoint_frames(src, keypoints, camera_info)
             custom = {**src.custom, **{k: v for k, v in custom.items() if k == META_REPLAY}}
+            warnings += src.problems
     if len(pub_stamps) == 0:
         pub_stamps, pub_times = (in_stamps if in_stamps is not None else out_stamps), None
     made = custom.get(META_MAKE, {})
@@ -240,7 +249,7 @@ def score(out_path: str | Path, gt_path: str | Path | None = None,
     contract, model_error = read_model(model_path)
     result['inputs'] = describe_inputs(made, custom.get(META_REPLAY), diag, model_path,
                                        contract, model_error)
-    threshold = node_threshold(diag, custom.get(META_REPLAY), threshold)
+    threshold = node_threshold(diag, custom.get(META_REPLAY), threshold, warnings)
     if gt is not None and len(gt):
         a, b = match(pred, gt)
         matched, truth = pred.select(a), gt.select(b)
@@ -255,6 +264,7 @@ def score(out_path: str | Path, gt_path: str | Path | None = None,
         result['accuracy'] = None
         result['gating'] = gating(pred, _labels(pred, None), threshold)
     result['latency'] = latency(pub_stamps, pub_times, out_stamps, out_times)
+    result['warnings'] = warnings     # what was skipped or could not be read, never silent
     return result
 
 
