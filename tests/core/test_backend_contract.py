@@ -102,6 +102,10 @@ def test_user_errors_share_one_base_class(tmp_path):
     (tmp_path / 'bad.onnx').write_bytes(b'not a model')
     assert raised(lambda: create_backend(tmp_path / 'bad.onnx', 'onnxruntime')
                   ) is ModelFileError
+    from pose_lifter.node.inputs import BadInput
+    from pose_lifter.node.params import ConfigError
+    assert issubclass(BadInput, PoseLifterInputError) and issubclass(ConfigError,
+                                                                     PoseLifterInputError)
     # a backend that cannot run is not the user's input
     assert not issubclass(BackendError, PoseLifterInputError)
 
@@ -109,8 +113,8 @@ def test_user_errors_share_one_base_class(tmp_path):
 def test_echoed_user_strings_are_clipped():
     with pytest.raises(UnknownJointFormat) as err:
         num_joints('x' * 10_000)
-    assert len(str(err.value)) < 200 and '10000 characters' in str(err.value)
-    assert clip('coco17') == "'coco17'"
+    assert len(str(err.value)) < 200 and '10002 characters' in str(err.value)
+    assert clip('coco17') == "'coco17'" and clip(99) == '99'
     assert len(clip('y' * 500)) <= 64 + len(' (500 characters)')
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from pose_lifter.core.backends import register_backend
-from pose_lifter.core.backends.base import Backend, BackendError
+from pose_lifter.core.backends.base import Backend, ModelFileError
 
 from .checkpoint import CheckpointError, load_checkpoint, restore
 from .distributed import pick_device
@@ -27,7 +27,7 @@ class TorchBackend(Backend):
         try:
             cfg, generator, critic, contract = restore(load_checkpoint(checkpoint))
         except CheckpointError as exc:
-            raise BackendError(str(exc)) from None
+            raise ModelFileError(str(exc)) from None   # the user's checkpoint file
         super().__init__(contract)
         self.torch_device = pick_device(device)
         self.device = str(self.torch_device)

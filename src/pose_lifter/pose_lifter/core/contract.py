@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from .errors import PoseLifterInputError
+from .errors import PoseLifterInputError, clip
 from .normalization import NormalisationSpec
 from .skeleton import H36M17
 
@@ -70,11 +70,11 @@ class ModelContract:
             raise ContractError('model contract is not a JSON object')
         version = d.get('format_version')
         if version not in SUPPORTED_VERSIONS:
-            raise ContractError(f'model contract format_version {version!r} is not supported '
+            raise ContractError(f'model contract format_version {clip(version)} is not supported '
                                 f'(this pose_lifter understands {list(SUPPORTED_VERSIONS)})')
         if d.get('joint_format') != H36M17.name or \
                 tuple(d.get('parents', ())) != H36M17.parents:
-            raise ContractError(f'model skeleton {d.get("joint_format")!r} is not supported '
+            raise ContractError(f'model skeleton {clip(d.get("joint_format"))} is not supported '
                                 f'(expected {H36M17.name} with its parent table)')
         try:
             d['normalisation'] = NormalisationSpec.from_dict(d['normalisation'])

@@ -21,7 +21,7 @@ class InputContractError(PoseLifterInputError):
 def clip(text: object, limit: int = ECHO_LIMIT) -> str:
     """``repr`` of a user-provided value, cut to ``limit`` characters with an ellipsis, so one
     absurd string (a 10k-character joint_format or id) never becomes a 10k-character line."""
-    shown = repr(text) if isinstance(text, str) else repr(str(text))
+    shown = repr(text)
     if len(shown) <= limit:
         return shown
-    return f'{shown[:limit - 1]}… ({len(str(text))} characters)'
+    return f'{shown[:limit - 1]}… ({len(shown)} characters)'

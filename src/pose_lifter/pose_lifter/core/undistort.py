@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .camera import validate_intrinsics
-from .errors import PoseLifterInputError
+from .errors import PoseLifterInputError, clip
 
 PLUMB_BOB = 'plumb_bob'
 RATIONAL_POLYNOMIAL = 'rational_polynomial'
@@ -67,7 +67,7 @@ def _coefficients(model: str, D: np.ndarray) -> np.ndarray:
     """D padded with zeros to the nearest count OpenCV accepts for ``model``."""
     counts = MODEL_COEFFICIENTS.get(model)
     if counts is None:
-        raise UnknownDistortionModel(f'unknown distortion_model {model!r}; supported: '
+        raise UnknownDistortionModel(f'unknown distortion_model {clip(model)}; supported: '
                                      f'{sorted(MODEL_COEFFICIENTS)}')
     fit = [c for c in counts if c >= len(D)]
     if not fit:

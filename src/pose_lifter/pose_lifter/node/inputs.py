@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..core.adapters import COCO17_NAMES, OPENPOSE_COCO18_NAMES
+from ..core.errors import PoseLifterInputError, clip
 
 YOLO_FORMAT = 'coco17'
 HRI_FORMAT = 'openpose_coco18'
@@ -35,7 +36,7 @@ PERSON_CLASS_ID = 0
 BODY_ID = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
 
 
-class BadInput(ValueError):
+class BadInput(PoseLifterInputError):
     """An input message that cannot be used; ``reason`` is its diagnostics counter key."""
 
     def __init__(self, reason: str, detail: str):
@@ -100,7 +101,7 @@ def yolo_keypoints(detection: Any) -> tuple[np.ndarray, np.ndarray]:
         k = int(point.id)
         if not 1 <= k <= j or k in seen:
             what = 'listed twice' if k in seen else f'outside 1..{j}'
-            raise BadInput('bad_keypoint_id', f'detection {detection.id!r}: keypoint id {k} '
+            raise BadInput('bad_keypoint_id', f'detection {clip(detection.id)}: keypoint id {k} '
                            f'{what} (yolo_ros keypoints must be COCO-17, ids 1-based: is the '
                            'model a COCO-17 pose model?)')
         seen.add(k)

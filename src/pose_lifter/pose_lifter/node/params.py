@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from ..core.backends import BACKENDS
+from ..core.errors import PoseLifterInputError, clip
 from ..core.markers import GATE_MODES
 from ..resources import share_dir
 
@@ -23,7 +24,7 @@ CONFIG_FILE = ('config', 'lifter.yaml')
 INPUT_FORMATS = ('pose_lifter', 'yolo_ros', 'hri')
 
 
-class ConfigError(ValueError):
+class ConfigError(PoseLifterInputError):
     """A parameter file or value that does not fit the parameter table."""
 
 
@@ -146,7 +147,7 @@ def check(name: str, value: Any) -> str | None:
     if spec.range is not None and not spec.range[0] <= value <= spec.range[1]:
         return f'{name} must be in [{spec.range[0]}, {spec.range[1]}], got {value}'
     if spec.choices is not None and value not in spec.choices:
-        return f'{name} must be one of {list(spec.choices)}, got {value!r}'
+        return f'{name} must be one of {list(spec.choices)}, got {clip(value)}'
     return None
 
 

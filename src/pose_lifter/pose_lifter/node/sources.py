@@ -27,6 +27,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo
 
 from ..core.diagnostics import InputMonitor
+from ..core.errors import clip
 from ..core.sync import ApproximateSync, header_stamp_ns, slop_ns
 from . import convert, inputs
 from .params import Settings
@@ -157,7 +158,7 @@ class Inputs:
             if inputs.valid_body_id(body):
                 ids.append(body)
             else:
-                self._skip('bad_body_id', f'body id {body!r} cannot be a topic name')
+                self._skip('bad_body_id', f'body id {clip(body)} cannot be a topic name')
         for body in set(self._bodies) - set(ids):
             self.node.destroy_subscription(self._bodies.pop(body))
         for body in ids:
