@@ -171,3 +171,22 @@ def test_runtime_backends_do_not_import_the_training_package(tiny_model):
             'for m in sys.modules), sorted(sys.modules)\n')
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_the_training_package_provides_the_torch_backend_by_entry_point(monkeypatch, tmp_path):
+    """The entry point the training package declares resolves and builds a TorchBackend."""
+    import tomllib
+    from importlib.metadata import EntryPoint
+    from pathlib import Path
+
+    pytest.importorskip('torch')
+    root = Path(__file__).resolve().parents[2]
+    meta = tomllib.loads((root / 'training' / 'pyproject.toml').read_text())
+    value = meta['project']['entry-points'][registry.ENTRY_POINT_GROUP]['torch']
+    ep = EntryPoint('torch', value, registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry, '_PLUGINS', {})
+    monkeypatch.setattr(registry, 'entry_points',
+                        lambda group, name: [ep] if (group, name) == (ep.group, 'torch') else [])
+    with pytest.raises(ModelFileError, match='not found'):
+        create_backend(tmp_path / 'missing.pt', 'torch')
+    assert registry._PLUGINS['torch'] is ep.load()
