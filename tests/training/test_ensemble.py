@@ -55,3 +55,21 @@ def test_members_must_share_a_contract(tmp_path, members, pose_file, capsys):
                  '--out', str(tmp_path / 'x.onnx')]) == 2
     assert 'latent_dim differs' in capsys.readouterr().err
     assert main(['ensemble', '--member', str(members[0]), '--out', str(tmp_path / 'y.onnx')]) == 2
+
+
+def test_only_judging_members_set_the_realism():
+    from pose_lifter_training.ensemble import EnsembleLiftingModel
+
+    class Fixed(torch.nn.Module):
+        def __init__(self, value: float):
+            super().__init__()
+            self.value = value
+
+        def forward(self, keypoints, noise):
+            n = keypoints.shape[0]
+            return torch.full((n, 16, 3), self.value), torch.full((n,), self.value)
+
+    model = EnsembleLiftingModel([Fixed(1.0), Fixed(3.0), Fixed(8.0)], judges=[0, 2])
+    pose, realism = model(torch.zeros(2, 32), torch.zeros(2, 4))
+    assert torch.allclose(pose, torch.full_like(pose, 4.0))
+    assert torch.allclose(realism, torch.full_like(realism, 4.5))

@@ -111,3 +111,19 @@ def test_critic_sees_novel_views_with_the_inputs_noise_and_holes():
     keep = [j for j in range(16) if j != 3]
     np.testing.assert_allclose(judged[:, keep], (views + inputs - project(pose))[:, keep],
                                atol=1e-6)
+
+
+def test_depth_only_lifter_reprojects_exactly_onto_seen_joints():
+    from pose_lifter_training.config import ModelConfig
+    from pose_lifter_training.geometry import project
+    from pose_lifter_training.models import Generator
+    gen = Generator(ModelConfig(width=16, critic_width=16, depth_only=True)).eval()
+    x = torch.randn(5, 16, 2, generator=torch.Generator().manual_seed(0)) * 0.05
+    x[:, 4] = 0.0                                       # an unseen joint
+    with torch.no_grad():
+        pose, _, _ = gen(x)
+        free, _, _ = Generator(ModelConfig(width=16, critic_width=16)).eval()(x)
+    seen = [j for j in range(16) if j != 4]
+    np.testing.assert_allclose(project(pose)[:, seen], x[:, seen], atol=1e-6)
+    assert not torch.allclose(project(free)[:, seen], x[:, seen], atol=1e-3)
+    assert torch.isfinite(pose[:, 4]).all() and not torch.allclose(project(pose)[:, 4], x[:, 4])

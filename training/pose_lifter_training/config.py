@@ -74,6 +74,7 @@ class ModelConfig:
     critic_blocks: int = 2
     critic_dropout: float = 0.5
     leaky_slope: float = 0.01
+    depth_only: bool = False    # the lifter predicts depths; seen joints lie on their input rays
     critic_views: int = 8       # realism = mean critic score over this many fixed rotations
     realism_reproj_tau: float = 0.005  # realism *= exp(-reprojection L1 / tau); 0 = critic only
 

@@ -27,17 +27,24 @@ from .export import OPSET, write_model
 
 
 class EnsembleLiftingModel(nn.Module):
-    """keypoints (N, 2(J-1)), noise (N, latent) -> mean pose (N, J-1, 3), mean realism (N,)."""
+    """keypoints (N, 2(J-1)), noise (N, latent) -> mean pose (N, J-1, 3), mean realism (N,).
 
-    def __init__(self, members: list[nn.Module]):
+    ``judges``: indices of the members whose realism is averaged (default: all). A depth-only
+    lifter (``model.depth_only``) reprojects exactly by construction, so its realism is the
+    critic alone, which does not separate corrupted input; such members contribute their pose
+    only.
+    """
+
+    def __init__(self, members: list[nn.Module], judges: list[int] | None = None):
         super().__init__()
         self.members = nn.ModuleList(members)
+        self.judges = list(range(len(members))) if not judges else list(judges)
 
     def forward(self, keypoints: torch.Tensor, noise: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         outs = [m(keypoints, noise) for m in self.members]
         pose = torch.stack([o[0] for o in outs]).mean(dim=0)
-        realism = torch.stack([o[1] for o in outs]).mean(dim=0)
+        realism = torch.stack([outs[k][1] for k in self.judges]).mean(dim=0)
         return pose, realism
 
 
@@ -77,14 +84,17 @@ def export_ensemble(paths: list[str | Path], out: str | Path, opset: int = OPSET
     paths = [str(p) for p in paths]
     contracts = [member_contract(p) for p in paths]
     check_compatible(contracts, paths)
-    model = EnsembleLiftingModel([lifting_model(p) for p in paths]).eval()
+    members = [lifting_model(p) for p in paths]
+    judges = [k for k, m in enumerate(members) if not m.generator.depth_only]
+    model = EnsembleLiftingModel(members, judges).eval()
     contract = contracts[0]
     contract.training = dict(contract.training)
     contract.training['ensemble'] = [
         {'source': '/'.join(Path(p).parts[-2:]), 'content_hash': c.content_hash,
+         'judges_realism': k in model.judges,
          'epoch': c.training.get('epoch'), 'val_metrics': {
              k: v for k, v in (c.training.get('val_metrics') or {}).items()
              if k in ('n_mpjpe', 'pa_mpjpe', 'mpjpe', 'mirror_rate')}}
-        for p, c in zip(paths, contracts)]
+        for k, (p, c) in enumerate(zip(paths, contracts))]
     write_model(model, contract, out, opset)
     return contract

@@ -131,6 +131,7 @@ class Generator(nn.Module):
         super().__init__()
         self.encoder = Encoder(cfg, skeleton)
         self.decoder = Decoder(cfg, skeleton)
+        self.depth_only = cfg.depth_only
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -138,7 +139,22 @@ class Generator(nn.Module):
         if noise is None:
             noise = torch.randn_like(mu) if self.training else torch.zeros_like(mu)
         z = mu + noise * torch.exp(0.5 * logvar)
-        return self.decoder(z), mu, logvar
+        pose = self.decoder(z)
+        if self.depth_only:
+            pose = on_input_rays(pose, x.reshape(x.shape[0], -1, 2))
+        return pose, mu, logvar
+
+
+def on_input_rays(pose: torch.Tensor, x: torch.Tensor,
+                  depth: float = NormalisationSpec().depth) -> torch.Tensor:
+    """Keep the predicted depth of every seen joint and put it on the ray of its input
+    (Chen et al. 2019: the lifter predicts depth only), so it reprojects exactly onto ``x``;
+    unseen joints (0 in ``x``) keep the full prediction. (N, J-1, 3), (N, J-1, 2) -> (N, J-1, 3)
+    """
+    seen = (x != 0).any(dim=-1, keepdim=True)
+    z = pose[..., 2:3]
+    on_ray = torch.cat([x * (z + depth), z], dim=-1)
+    return torch.where(seen, on_ray, pose)
 
 
 class LiftingModel(nn.Module):
