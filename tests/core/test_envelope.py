@@ -32,7 +32,7 @@ def lifter(tiny_model):
 
 
 def test_image_sizes_broadcast_and_unknown_sizes():
-    np.testing.assert_array_equal(image_sizes((640, 480), 2), [[640, 480], [640, 480]])
+    np.testing.assert_array_equal(image_sizes((640, 480), 2), [[640, 480]])  # broadcasts
     assert image_sizes(None, 3) is None
     assert image_sizes((0, 0), 3) is None                 # CameraInfo without width/height
     rows = image_sizes([[640, 480], [0, 480]], 2)
@@ -48,12 +48,14 @@ def test_outside_image_uses_the_margin_and_only_valid_joints():
     kp[3, 3] = (-1e7, 100)                   # far outside, but not a valid joint
     valid = np.ones((4, 17), bool)
     valid[3, 3] = False
-    size = image_sizes((640, 480), 4)
+    size = image_sizes([(640, 480)] * 4, 4)
     assert outside_image(kp, valid, size, 0.5).tolist() == [False, True, False, False]
     assert outside_image(kp, valid, size, 0.0)[2]
     size[1] = np.nan                         # unknown size for that person: no check
     assert not outside_image(kp, valid, size, 0.5)[1]
     assert not outside_image(kp, valid, None, 0.5).any()
+    assert outside_image(kp, valid, image_sizes((640, 480), 4), 0.5).tolist() == [
+        False, True, False, False]
 
 
 def test_out_of_range_depth_distance_size_and_non_finite(scene):

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputContractError
-from .skeleton import H36M17, bone_lengths
+from .skeleton import H36M17
 
 STATUS_OUTSIDE_IMAGE = 'outside_image'
 STATUS_OUT_OF_RANGE = 'out_of_range'
+_PARENT, _CHILD = H36M17.bones[:, 0], H36M17.bones[:, 1]
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Envelope:
 
 
 def image_sizes(image_size, n: int) -> np.ndarray | None:
-    """(w, h), an (N, 2) array or None -> (N, 2) float64, or None when no size is known.
+    """(w, h), an (N, 2) array or None -> (1, 2) or (N, 2) float64, or None when no size is known.
 
     Rows with a width or height <= 0 (unknown, e.g. CameraInfo without width/height) are NaN:
     their persons skip the image check.
@@ -53,7 +54,8 @@ def image_sizes(image_size, n: int) -> np.ndarray | None:
         return None
     size = np.asarray(image_size, dtype=np.float64)
     if size.shape == (2,):
-        size = np.broadcast_to(size, (n, 2))
+        ok = bool(np.isfinite(size).all() and (size > 0).all())
+        return size[None] if ok else None
     if size.shape != (n, 2):
         raise InputContractError(f'image_size must be (w, h) or (N, 2), got {size.shape} for '
                                  f'{n} persons')
@@ -67,16 +69,15 @@ def outside_image(keypoints: np.ndarray, valid: np.ndarray, size: np.ndarray | N
                   margin: float) -> np.ndarray:
     """Persons with a valid keypoint outside the image extended by ``margin`` x its size.
 
-    keypoints: (N, J, 2) pixels; valid: (N, J) bool; size: (N, 2) width/height (NaN rows:
-    unknown) or None -> (N,) bool.
+    keypoints: (N, J, 2) pixels; valid: (N, J) bool; size: (N, 2) or (1, 2) width/height (NaN
+    rows: unknown) or None -> (N,) bool. (Comparisons with NaN are False: missing joints and
+    unknown sizes never count as outside.)
     """
     if size is None:
         return np.zeros(len(keypoints), bool)
-    lo = -margin * size[:, None, :]
-    hi = (1.0 + margin) * size[:, None, :]
-    with np.errstate(invalid='ignore'):
-        out = ((keypoints < lo) | (keypoints > hi)).any(axis=-1) & valid
-    return out.any(axis=-1) & np.isfinite(size).all(axis=1)
+    size = size[:, None, :]
+    out = ((keypoints < -margin * size) | (keypoints > (1.0 + margin) * size)).any(axis=-1)
+    return (out & valid).any(axis=-1)
 
 
 def out_of_range(joints: np.ndarray, bone_sum_m: float, envelope: Envelope) -> np.ndarray:
@@ -84,12 +85,12 @@ def out_of_range(joints: np.ndarray, bone_sum_m: float, envelope: Envelope) -> n
 
     joints: (N, 17, 3) metres in the camera optical frame (z forward) -> (N,) bool.
     """
-    root = joints[:, H36M17.root]
     finite = np.isfinite(joints).all(axis=(1, 2))
-    with np.errstate(invalid='ignore', over='ignore'):
-        distance = np.linalg.norm(root, axis=-1)
-        size = bone_lengths(joints - root[:, None], H36M17).sum(axis=-1) / bone_sum_m
-        inside = ((root[:, 2] >= envelope.min_depth_m) & (distance <= envelope.max_depth_m)
-                  & (size >= 1.0 / envelope.max_size_ratio)
-                  & (size <= envelope.max_size_ratio))
+    j = joints if finite.all() else np.where(finite[:, None, None], joints, 0.0)
+    root = j[:, H36M17.root]
+    distance = np.sqrt((root * root).sum(axis=-1))
+    bones = j[:, _CHILD] - j[:, _PARENT]
+    size = np.sqrt((bones * bones).sum(axis=-1)).sum(axis=-1) / bone_sum_m
+    inside = ((root[:, 2] >= envelope.min_depth_m) & (distance <= envelope.max_depth_m)
+              & (size >= 1.0 / envelope.max_size_ratio) & (size <= envelope.max_size_ratio))
     return ~(finite & inside)
