@@ -114,6 +114,27 @@ def test_invalid_parameter_exits_with_a_clear_error(spawn):
     assert "gate_mode must be one of ['grey', 'drop', 'off']" in node.text()
 
 
+def test_inputs_the_transport_loses_are_counted(spawn, probe, scene, tiny_model):
+    """Best-effort samples over ~0.5 MB do not arrive between processes with Fast DDS: the
+    node counts them (message_lost) and keeps serving the frames that do arrive."""
+    import numpy as np
+    node = spawn(params(model=tiny_model, diagnostics_period_s=0.2))
+    wait_until(probe.connected, what=f'discovery of the node process\n{node.text()}')
+    lift_once(probe, scene.pixels[:1], scene.K)
+    kp = np.repeat(scene.pixels[:1], 64, axis=0)
+    ids = [f'{k:02d}' + 'x' * 10_000 for k in range(64)]          # about 650 kB
+
+    def lost() -> int:
+        return int(probe.latest_values().get('skipped_message_lost', 0))
+
+    send_until(lambda: (probe.send(kp, scene.K, ids=ids),
+                        probe.send(scene.pixels[:1], scene.K)),
+               lambda: lost() > 0, what=f'a message_lost count\n{node.text()}')
+    _, out = lift_once(probe, scene.pixels[:2], scene.K)
+    assert [s.status for s in out.skeletons] == ['ok', 'ok']
+    assert node.proc.poll() is None
+
+
 @pytest.mark.parametrize('content', [None, 'pose_lifter:\n  ros__parameters:\n    model: [x\n',
                                      'just: text: here\n'])
 def test_bad_params_file_exits_with_one_line(spawn, tmp_path, content):

@@ -147,7 +147,7 @@ def _lift_to(lifter: Lifter, inputs: Inputs, work: Path, part: Path,
         res['valid_joints'][start:stop] = r.valid_joints
         start = stop
     status = res['status']
-    names = sorted({s for i in range(0, n, rows) for s in np.unique(status[i:i + rows])})
+    names = sorted({str(s) for i in range(0, n, rows) for s in np.unique(status[i:i + rows])})
     counts = {s: int(sum(int((status[i:i + rows] == s).sum()) for i in range(0, n, rows)))
               for s in names}
     width = max((len(s) for s in names), default=1)

@@ -43,7 +43,7 @@ from ..core.envelope import Envelope
 from ..core.errors import PoseLifterInputError
 from ..core.markers import MarkerRegistry, MarkerStyle, delete_markers, skeleton_markers
 from ..core.pipeline import Lifter
-from ..core.stamps import ACCEPT, StampGuard
+from ..core.stamps import ACCEPT, StampGuard, Verdict
 from ..core.sync import LatestSlot, header_stamp_ns
 from ..core.undistort import CameraModel, UnknownDistortionModel, undistort_points
 from ..resources import default_model
@@ -51,7 +51,7 @@ from . import convert, sources
 from .params import NAMES, RUNTIME, Settings, check, descriptor, load_defaults, settings_problem
 
 OUTPUT_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-# Input stamp ordering (core/stamps.py): a stamp this much older than the last served one is a
+# Input stamp ordering (core/stamps.py): a stamp this much older than the last accepted one is a
 # time reset (bag loop, sim time restart), not a late message; one this much further ahead than
 # the time elapsed is a jump. Either is dropped (stamp_jump) unless the next frame confirms it.
 TIME_RESET_S = 1.0
@@ -89,6 +89,7 @@ class PoseLifterNode(LifecycleNode):
         self._diag_last: tuple[float, tuple] = (-float('inf'), ())
         self._camera: tuple[tuple, CameraModel] | None = None
         self._stamps = StampGuard(JUMP_AHEAD_S, TIME_RESET_S)
+        self._stamp_lock = threading.Lock()
         self._last_header = convert.Header()
         self._s = self.settings()
         self._apply_parameters([])
@@ -268,7 +269,24 @@ class PoseLifterNode(LifecycleNode):
 
     # ----------------------------------------------------------------- input
     def _offer(self, keypoints, camera_info) -> None:
-        if self._slot.put((keypoints, camera_info, time.perf_counter())):
+        # stamps are judged on arrival (core/stamps.py), so frames the slot sheds still count
+        # as the stream's pace; only frames in order reach the slot
+        now = time.perf_counter()
+        try:
+            stamp = header_stamp_ns(keypoints)
+        except (AttributeError, TypeError, ValueError):   # never raise in a callback: the
+            stamp = None                                    # worker counts what fails there
+        with self._stamp_lock:
+            verdict = self._stamps.check(stamp, now) if stamp is not None else Verdict(ACCEPT)
+            if verdict.action == ACCEPT and stamp is not None:
+                self._stamps.accept(stamp, now)
+        if verdict.action != ACCEPT:     # out_of_order or stamp_jump: counted, throttled log
+            return self._skip(verdict.action, verdict.detail)
+        if verdict.note:                 # a confirmed time jump: counted, throttled log
+            self.stats.note(verdict.note)
+            if self._throttle.ready(verdict.note, time.monotonic()):
+                self.get_logger().warning(f'{verdict.note.replace("_", " ")}: {verdict.detail}')
+        if self._slot.put((keypoints, camera_info, now)):
             self.stats.set_dropped(self._slot.dropped)
 
     def _work(self, slot: LatestSlot) -> None:
@@ -301,9 +319,6 @@ class PoseLifterNode(LifecycleNode):
             return
         s = self._s
         stamp = header_stamp_ns(msg)
-        verdict = self._stamps.check(stamp, received_s)
-        if verdict.action != ACCEPT:     # out_of_order or stamp_jump: counted, throttled log
-            return self._skip(verdict.action, verdict.detail)
         try:
             frame = sources.read_frame(s.input_format, msg, info, s.max_persons)
             camera = (self._camera_model(info) if info is not None else
@@ -314,11 +329,6 @@ class PoseLifterNode(LifecycleNode):
             return self._skip('bad_camera_info', str(exc))
         except UnknownDistortionModel as exc:
             return self._skip('unknown_distortion_model', str(exc))
-        self._stamps.accept(stamp, received_s)
-        if verdict.note:                 # a confirmed time jump: counted, throttled log
-            self.stats.note(verdict.note)
-            if self._throttle.ready(verdict.note, time.monotonic()):
-                self.get_logger().warning(f'{verdict.note.replace("_", " ")}: {verdict.detail}')
         self._note(frame)
         if s.undistort:
             keypoints, K = undistort_points(frame.keypoints, camera), camera.K
