@@ -95,3 +95,12 @@ def test_fast_replay_is_in_order():
 def test_bad_limits_are_refused():
     with pytest.raises(ValueError):
         StampGuard(jump_ahead_s=0.0)
+
+
+def test_stamp_to_ns_of_a_pair_and_the_cdr_header_reader():
+    import struct
+
+    from pose_lifter.bag.recorder import header_stamp_ns
+    assert stamp_to_ns((3, 7)) == 3 * S + 7
+    cdr = b'\x00\x01\x00\x00' + struct.pack('<iI', 1_700_000_000, 123)
+    assert header_stamp_ns(cdr) == 1_700_000_000 * S + 123

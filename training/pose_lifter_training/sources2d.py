@@ -28,6 +28,7 @@ from pose_lifter.core.camera import InvalidIntrinsics, pixels_to_normalized, val
 from pose_lifter.core.normalization import NormalisationSpec, normalise
 from pose_lifter.core.poses import PoseFileError
 from pose_lifter.core.skeleton import H36M17
+from pose_lifter.core.stamps import NS_PER_S, stamp_to_ns
 from pose_lifter.core.undistort import CameraModel, UnknownDistortionModel, undistort_points
 
 SKELETON2D_ARRAY = 'pose_lifter_msgs/msg/Skeleton2DArray'
@@ -174,7 +175,7 @@ def _pick_topic(have: dict[str, str], msgtype: str, wanted: str | None, what: st
 
 
 def _stamp(header) -> float:
-    return int(header.stamp.sec) + int(header.stamp.nanosec) * 1e-9
+    return stamp_to_ns(header.stamp) / NS_PER_S
 
 
 def _cameras(reader, topic: str, skipped: Counter) -> dict[str, tuple[np.ndarray, list]]:

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from ..core.stamps import stamp_to_ns
 from .io import (
     CAMERA_INFO_TYPE,
     CLOCK_TYPE,
@@ -44,8 +45,7 @@ def header_stamp_ns(data: bytes) -> int | None:
     if len(data) < 12:
         return None
     fmt = '<iI' if data[1] & 1 else '>iI'   # CDR encapsulation: low bit = little endian
-    sec, nsec = struct.unpack_from(fmt, data, 4)
-    return sec * 1_000_000_000 + nsec
+    return stamp_to_ns(struct.unpack_from(fmt, data, 4))
 
 
 class Recorder:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..bag.node_process import NodeProcess, pick_domain_id
+from ..core.stamps import stamp_to_ns
 from .bench import percentiles
 
 START_TIMEOUT_S = 120.0
@@ -40,7 +41,7 @@ class _Receiver:
 
     @staticmethod
     def _ns(stamp) -> int:
-        return stamp.sec * 1_000_000_000 + stamp.nanosec
+        return stamp_to_ns(stamp)
 
     def on_skeletons(self, msg) -> None:
         t = time.perf_counter()

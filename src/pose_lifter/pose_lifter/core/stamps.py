@@ -33,7 +33,11 @@ JUMPED_BACK = 'time_jumped_back'
 
 def stamp_to_ns(stamp: Any) -> int:
     """A stamp in integer nanoseconds: builtin_interfaces/Time (``sec``, ``nanosec``), rclpy
-    Time (``nanoseconds``), or a plain number of seconds (as in message_filters' own tests)."""
+    Time (``nanoseconds``), a ``(sec, nanosec)`` pair of integers, or a plain number of
+    seconds (as in message_filters' own tests). The project's one such conversion."""
+    if isinstance(stamp, tuple):
+        sec, nanosec = stamp
+        return int(sec) * NS_PER_S + int(nanosec)
     if hasattr(stamp, 'nanoseconds'):
         return int(stamp.nanoseconds)
     if hasattr(stamp, 'sec'):
