@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.backends import create_backend
+from ..core.errors import PoseLifterInputError
 from ..core.pipeline import Lifter
 from .npz_stream import Member, NpzError, members, write_member
 
@@ -113,7 +114,10 @@ def run(args: argparse.Namespace) -> int:
                             realism_threshold=args.threshold,
                             min_valid_joints=args.min_valid_joints,
                             anchor_to_rays=not args.no_anchor, min_confidence=args.min_confidence)
-            counts = _lift_to(lifter, inputs, Path(work), part, args)
+            try:
+                counts = _lift_to(lifter, inputs, Path(work), part, args)
+            except OSError as exc:                  # disk full, directory gone meanwhile
+                raise CliError(f'cannot write {out}: {exc.strerror or exc}') from None
         os.replace(part, out)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -137,7 +141,7 @@ def _lift_to(lifter: Lifter, inputs: Inputs, work: Path, part: Path,
     for kp, K, conf in inputs.chunks(rows):
         try:
             r = lifter.lift(kp, K, conf, inputs.joint_format)
-        except ValueError as exc:
+        except PoseLifterInputError as exc:      # anything else is a bug: its traceback
             raise CliError(f'{args.input}: {exc}') from None
         stop = start + len(kp)
         res['joints3d'][start:stop] = r.joints3d
