@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .adapters import JOINT_FORMATS
+from .synth_keypoints import from_h36m17
 
 # COCO OKS per-keypoint constants (Ronchi & Perona 2017; cocoapi), by joint name. Joints that
 # COCO does not annotate get the value of the keypoints an adapter derives them from.
@@ -131,7 +132,6 @@ def synthesise_detections(points3d: np.ndarray, K: np.ndarray, joint_format: str
     for missing joints and confidences (N, J). Face points of COCO-17 are synthesised
     (``synth_keypoints``); joints behind the camera are missing.
     """
-    from .synth_keypoints import from_h36m17
     pts = from_h36m17(points3d, joint_format)
     z = pts[..., 2:3]
     uv = np.where(z > 1e-6, pts[..., :2] / np.where(z > 1e-6, z, 1.0), np.nan)
