@@ -17,7 +17,7 @@ import numpy as np
 from pose_lifter.core.adapters import to_h36m17
 from pose_lifter.core.camera import pixels_to_normalized
 from pose_lifter.core.cameras import eval_views, random_views
-from pose_lifter.core.detector_noise import joint_kappa, person_height, perturb
+from pose_lifter.core.detector_noise import joint_kappa, person_height, perturb, project_visible
 from pose_lifter.core.normalization import (
     NormalisationSpec,
     Normalised,
@@ -171,7 +171,7 @@ def detector_view(cam: np.ndarray, K: np.ndarray, cfg: DataConfig, rng: np.rando
         if not rows.any():
             continue
         pts = from_h36m17(cam[rows], fmt)
-        px = project_batch(pts, K[rows])
+        px = project_visible(pts, K[rows])
         sigma = floor[rows, None] + frac[rows, None] * person_height(px)[:, None] * \
             joint_kappa(fmt)
         px, conf = perturb(px, sigma, drop[rows], low[rows], 3.0, rng)
@@ -180,12 +180,6 @@ def detector_view(cam: np.ndarray, K: np.ndarray, cfg: DataConfig, rng: np.rando
     root = skeleton.index(spec.root)
     rel = (cam - cam[:, root:root + 1]) @ np.swapaxes(norm.rotation, -1, -2)
     return norm, rel
-
-
-def project_batch(points: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """(N, J, 3) camera frame, (N, 3, 3) -> (N, J, 2) pixels."""
-    uv = points[..., :2] / points[..., 2:3]
-    return uv * K[:, None, [0, 1], [0, 1]] + K[:, None, [0, 1], [2, 2]]
 
 
 @dataclass

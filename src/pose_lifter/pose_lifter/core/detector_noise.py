@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .adapters import JOINT_FORMATS
+from .camera import project
 from .synth_keypoints import from_h36m17
 
 # COCO OKS per-keypoint constants (Ronchi & Perona 2017; cocoapi), by joint name. Joints that
@@ -132,8 +133,12 @@ def synthesise_detections(points3d: np.ndarray, K: np.ndarray, joint_format: str
     for missing joints and confidences (N, J). Face points of COCO-17 are synthesised
     (``synth_keypoints``); joints behind the camera are missing.
     """
-    pts = from_h36m17(points3d, joint_format)
-    z = pts[..., 2:3]
-    uv = np.where(z > 1e-6, pts[..., :2] / np.where(z > 1e-6, z, 1.0), np.nan)
-    px = uv * K[:, None, [0, 1], [0, 1]] + K[:, None, [0, 1], [2, 2]]
-    return apply_noise(px, joint_format, noise, rng)
+    return apply_noise(project_visible(from_h36m17(points3d, joint_format), K), joint_format,
+                       noise, rng)
+
+
+def project_visible(points3d: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(N, J, 3) camera frame, K (3, 3) or (N, 3, 3) -> (N, J, 2) pixels, NaN behind the
+    camera."""
+    pts = np.where(points3d[..., 2:3] > 1e-6, points3d, np.nan)
+    return project(pts, K)
