@@ -39,7 +39,7 @@ def scores(model, px, K):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('checkpoint')
-    ap.add_argument('--data', default='../shared/data/cmu_mocap_h36m17.npz')
+    ap.add_argument('--data', default='data/cmu_mocap_h36m17.npz', help='pose file (make data)')
     ap.add_argument('--subjects', default='14')
     ap.add_argument('--fps', type=float, default=5.0)
     args = ap.parse_args()

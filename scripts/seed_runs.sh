@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 name=$1; seeds=$2; shift 2
 data=${DATA:-data/cmu_mocap_h36m17.npz}
-[ -f "$data" ] || data=../shared/data/cmu_mocap_h36m17.npz
+[ -f "$data" ] || { echo "no $data: run make data (docs/data.md)" >&2; exit 2; }
 train=${TRAIN:-.venv/bin/pose-lifter-train}
 for seed in $seeds; do
   out=runs/$name-s$seed
