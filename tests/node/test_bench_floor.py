@@ -31,6 +31,17 @@ def test_answers_have_the_node_sizes():
 
 
 def test_relay_process_answers_each_frame(ros, scene, tmp_path):
+    relay = RelayProcess(['--ros-args', '-r', '__ns:=/floor'], ros.domain_id,
+                         tmp_path / 'relay.log')
+    try:
+        _exchange(ros, scene, relay)
+    finally:
+        code = relay.stop()
+    assert code == 0, relay.log_tail()
+
+
+def _exchange(ros, scene, relay) -> None:
+    """Publish a 4-person frame to the relay until it answers; check the answer."""
     from pose_lifter_msgs.msg import Skeleton2DArray, Skeleton3DArray
     from rclpy.node import Node
     from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -39,35 +50,30 @@ def test_relay_process_answers_each_frame(ros, scene, tmp_path):
 
     from pose_lifter.node.convert import frame_to_msg
 
-    relay = RelayProcess(['--ros-args', '-r', '__ns:=/floor'], ros.domain_id,
-                         tmp_path / 'relay.log')
-    try:
-        node = ros.add(Node('floor_probe', context=ros.context))
-        got = {'skeletons': [], 'markers': []}
-        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        pub = node.create_publisher(Skeleton2DArray, 'floor/keypoints_2d',
-                                    qos_profile_sensor_data)
-        subs = [node.create_subscription(Skeleton3DArray, 'floor/skeletons_3d',
-                                         got['skeletons'].append, reliable),
-                node.create_subscription(MarkerArray, 'floor/markers', got['markers'].append,
-                                         reliable)]
-        assert _poll(lambda: pub.get_subscription_count() > 0
-                     and all(s.get_publisher_count() > 0 for s in subs), 60.0), \
-            f'relay did not come up: {relay.log_tail()}'
-        msg = frame_to_msg(Header(frame_id='cam'), scene.pixels[:4],
-                           ids=['a', 'b', 'c', 'd'])
-        msg.header.stamp.sec, msg.header.stamp.nanosec = 12, 345
-        assert _poll(lambda: (pub.publish(msg) or True) and bool(got['markers'])
-                     and bool(got['skeletons']), 30.0), relay.log_tail()
-        sk, mk = got['skeletons'][-1], got['markers'][-1]
-        assert len(sk.skeletons) == 4 and [s.id for s in sk.skeletons] == ['a', 'b', 'c', 'd']
-        assert all(len(s.joints) == 17 for s in sk.skeletons)
-        assert (sk.header.stamp.sec, sk.header.stamp.nanosec) == (12, 345)
-        assert len(mk.markers) == 8
-        assert all((m.header.stamp.sec, m.header.stamp.nanosec) == (12, 345)
-                   for m in mk.markers)
-    finally:
-        assert relay.stop() == 0, relay.log_tail()
+    node = ros.add(Node('floor_probe', context=ros.context))
+    got = {'skeletons': [], 'markers': []}
+    reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    pub = node.create_publisher(Skeleton2DArray, 'floor/keypoints_2d',
+                                qos_profile_sensor_data)
+    subs = [node.create_subscription(Skeleton3DArray, 'floor/skeletons_3d',
+                                     got['skeletons'].append, reliable),
+            node.create_subscription(MarkerArray, 'floor/markers', got['markers'].append,
+                                     reliable)]
+    assert _poll(lambda: pub.get_subscription_count() > 0
+                 and all(s.get_publisher_count() > 0 for s in subs), 60.0), \
+        f'relay did not come up: {relay.log_tail()}'
+    msg = frame_to_msg(Header(frame_id='cam'), scene.pixels[:4],
+                       ids=['a', 'b', 'c', 'd'])
+    msg.header.stamp.sec, msg.header.stamp.nanosec = 12, 345
+    assert _poll(lambda: (pub.publish(msg) or True) and bool(got['markers'])
+                 and bool(got['skeletons']), 30.0), relay.log_tail()
+    sk, mk = got['skeletons'][-1], got['markers'][-1]
+    assert len(sk.skeletons) == 4 and [s.id for s in sk.skeletons] == ['a', 'b', 'c', 'd']
+    assert all(len(s.joints) == 17 for s in sk.skeletons)
+    assert (sk.header.stamp.sec, sk.header.stamp.nanosec) == (12, 345)
+    assert len(mk.markers) == 8
+    assert all((m.header.stamp.sec, m.header.stamp.nanosec) == (12, 345)
+               for m in mk.markers)
 
 
 def test_fast_points_serialise_like_the_generated_constructor():
