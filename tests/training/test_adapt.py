@@ -63,9 +63,16 @@ def test_torch_from_onnx_matches_onnxruntime(exported):
     assert _parity(exported) < 1e-4
 
 
-def test_shipped_model_round_trips(default_model):
-    assert _parity(default_model) < 1e-4
-    assert read_init(default_model).model['width'] == 256
+def test_shipped_models_round_trip(default_model):
+    single = default_model.parent / 'single.onnx'
+    assert _parity(single) < 1e-4
+    assert read_init(single).model['width'] == 256
+    # the shipped default is an ensemble whose first member is single.onnx: fine-tuning from
+    # it starts from that member
+    ensemble, one = read_init(default_model), read_init(single)
+    assert set(ensemble.generator) == set(one.generator)
+    for name, value in one.generator.items():
+        assert torch.equal(ensemble.generator[name], value), name
 
 
 def test_wrong_architecture_and_bad_files_are_clear(exported, tmp_path):
