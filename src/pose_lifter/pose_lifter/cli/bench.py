@@ -96,6 +96,7 @@ def _node_params(items: list[str] | None) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    _node_params(args.node_param)                    # a malformed one fails before the work
     px, K = sample_inputs(Path(args.data), 1024)
     result = {'model': str(args.model), 'backends': {}, 'skipped': {}}
     names = [args.backend] if args.backend != 'auto' else ['onnxruntime', 'onnxruntime-cuda',
