@@ -60,3 +60,17 @@ def test_node_params_parse_and_reject():
     assert _node_params(None) == {}
     with pytest.raises(BackendError, match='KEY:=VALUE'):
         _node_params(['threads=0'])
+
+
+def test_process_cpu_seconds_of_a_process():
+    import os
+
+    from pose_lifter.cli.bench_node import process_cpu_s
+
+    before = process_cpu_s(os.getpid())
+    sum(i * i for i in range(2_000_000))                     # some CPU time
+    after = process_cpu_s(os.getpid())
+    own = os.times()
+    assert before is not None and after > before
+    assert after == pytest.approx(own.user + own.system, abs=0.05)
+    assert process_cpu_s(2**31 - 1) is None                  # no such process
