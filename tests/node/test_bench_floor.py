@@ -37,7 +37,7 @@ def test_relay_process_answers_each_frame(ros, scene, tmp_path):
         _exchange(ros, scene, relay)
     finally:
         code = relay.stop()
-    assert code == 0, relay.log_tail()
+    assert code == 0, f'exit code {code}: ' + relay.log_path.read_text(errors='replace')[-2000:]
 
 
 def _exchange(ros, scene, relay) -> None:

@@ -95,16 +95,25 @@ def make_relay(context=None):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Spin the relay until SIGINT/SIGTERM, then stop like the node: the signal only ends the
+    spin loop (rclpy's own handlers would shut the context down under a message being taken,
+    a traceback), and the node is destroyed before the context."""
+    from ..node.main import SPIN_PERIOD_S, install_stop_handlers
+    stop = install_stop_handlers()
     import rclpy
-    from rclpy.executors import ExternalShutdownException
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
 
-    rclpy.init(args=sys.argv if argv is None else argv)
+    rclpy.init(args=sys.argv if argv is None else argv,
+               signal_handler_options=SignalHandlerOptions.NO)
     node = make_relay()
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
     try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=SPIN_PERIOD_S)
     finally:
+        executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
     return 0
