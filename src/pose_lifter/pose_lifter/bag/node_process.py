@@ -59,16 +59,18 @@ def ros_args(model: str | None, backend: str | None, remap: dict[str, str],
 
 
 class NodeProcess:
-    """A running node child; ``log_path`` collects its stdout and stderr."""
+    """A running node child; ``log_path`` collects its stdout and stderr. ``program``: the
+    command before ``args`` (default: the pose_lifter node)."""
 
-    def __init__(self, args: list[str], domain_id: int, log_path: Path):
+    def __init__(self, args: list[str], domain_id: int, log_path: Path,
+                 program: list[str] | None = None):
         self.log_path = Path(log_path)
         self._log = self.log_path.open('wb')
         env = dds_env(domain_id)
         source = str(Path(pose_lifter.__file__).resolve().parents[1])
         env['PYTHONPATH'] = os.pathsep.join([source] + [p for p in env.get(
             'PYTHONPATH', '').split(os.pathsep) if p])
-        self.command = node_command() + args
+        self.command = (program or node_command()) + args
         self.proc = subprocess.Popen(self.command, env=env, stdout=self._log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True)

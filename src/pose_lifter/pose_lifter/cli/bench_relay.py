@@ -10,13 +10,12 @@ rclpy executor -- the floor no node can go below. Run as ``python -m pose_lifter
 """
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from ..bag.node_process import NodeProcess, dds_env
+from ..bag.node_process import NodeProcess
 
 RELAY_NODE_NAME = 'pose_lifter_floor'
 
@@ -26,19 +25,8 @@ class RelayProcess(NodeProcess):
     node (SIGINT, SIGTERM, SIGKILL); ``args`` are its ``--ros-args``."""
 
     def __init__(self, args: list[str], domain_id: int, log_path: Path):
-        import os
-
-        import pose_lifter
-        self.log_path = Path(log_path)
-        self._log = self.log_path.open('wb')
-        env = dds_env(domain_id)
-        source = str(Path(pose_lifter.__file__).resolve().parents[1])
-        env['PYTHONPATH'] = os.pathsep.join([source] + [p for p in env.get(
-            'PYTHONPATH', '').split(os.pathsep) if p])
-        self.command = [sys.executable, '-m', 'pose_lifter.cli.bench_relay'] + args
-        self.proc = subprocess.Popen(self.command, env=env, stdout=self._log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+        super().__init__(args, domain_id, log_path,
+                         program=[sys.executable, '-m', 'pose_lifter.cli.bench_relay'])
 
 
 def answers(persons: int, ids: list[str] | None = None):
