@@ -98,3 +98,28 @@ def test_rectified_K_uses_P():
     bad_p[0, 0] = np.nan
     with pytest.raises(InvalidIntrinsics):       # rejected with the CameraInfo, not per frame
         CameraModel.from_arrays(K.ravel(), [], 'plumb_bob', bad_p.ravel())
+
+
+@pytest.mark.parametrize('model, D', [('plumb_bob', [-1e6, 0, 0, 0, 0]),
+                                      ('plumb_bob', [1e6, 0, 0, 0, 0]),
+                                      ('equidistant', [-50.0, 0, 0, 0])])
+def test_points_the_lens_model_cannot_undo_are_missing(model, D, points):
+    """Absurd coefficients: a point whose undistorted position does not distort back onto it
+    becomes missing instead of an arbitrary (OpenCV returns the raw point for k1 = -1e6)."""
+    seen = project(points, K)                         # pixels well inside the image
+    camera = CameraModel.from_arrays(K.ravel(), np.array(D), model)
+    out = undistort_points(seen, camera)
+    bad = ~np.isfinite(out).all(axis=-1)
+    from pose_lifter.core.undistort import _coefficients, distort_points
+    back = distort_points(out[~bad].reshape(-1, 2), camera, _coefficients(model, camera.D))
+    np.testing.assert_allclose(back, seen[~bad].reshape(-1, 2), atol=1.0)
+    if D[0] < 0:
+        assert bad.mean() > 0.5
+
+
+@pytest.mark.parametrize('model', sorted(LENSES))
+def test_real_lenses_keep_every_point(model, points):
+    D = np.array(LENSES[model])
+    out = undistort_points(distort(points, model, D), CameraModel.from_arrays(K.ravel(), D,
+                                                                               model))
+    assert np.isfinite(out).all()

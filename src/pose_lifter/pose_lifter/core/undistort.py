@@ -21,6 +21,9 @@ EQUIDISTANT = 'equidistant'
 MODEL_COEFFICIENTS = {PLUMB_BOB: (5,), RATIONAL_POLYNOMIAL: (8, 12, 14), EQUIDISTANT: (4,)}
 # Iterative undistortion: converge far below a pixel even for strong distortion.
 _CRITERIA = (3, 100, 1e-12)  # cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, iterations, eps
+# An undistorted point that does not distort back onto its input within this many pixels lies
+# where the lens model has no inverse (beyond its valid field, absurd coefficients): missing.
+ROUND_TRIP_PX = 1.0
 
 
 class UnknownDistortionModel(PoseLifterInputError):
@@ -80,7 +83,9 @@ def undistort_points(pixels: np.ndarray, camera: CameraModel) -> np.ndarray:
     """Undistort pixel keypoints.
 
     pixels: (..., 2) in the distorted image -> (..., 2) ideal pinhole pixels of ``camera.K``.
-    Non-finite points stay NaN. Raises UnknownDistortionModel for a model OpenCV cannot undo.
+    Non-finite points stay NaN, and so do points the lens model cannot undo (their undistorted
+    position does not distort back onto them within ``ROUND_TRIP_PX``). Raises
+    UnknownDistortionModel for a model OpenCV cannot undo.
     """
     pts = np.asarray(pixels, dtype=np.float64)
     if not camera.distorted:
@@ -99,5 +104,23 @@ def undistort_points(pixels: np.ndarray, camera: CameraModel) -> np.ndarray:
         else:
             dst = cv2.undistortPoints(src, camera.K, D, R=np.eye(3), P=camera.K,
                                       criteria=_CRITERIA)
-        out[ok] = dst.reshape(-1, 2)
+        back = distort_points(dst.reshape(-1, 2), camera, D)
+        good = np.linalg.norm(back - flat[ok], axis=-1) <= ROUND_TRIP_PX
+        out[ok] = np.where(good[:, None], dst.reshape(-1, 2), np.nan)
     return out.reshape(pts.shape)
+
+
+def distort_points(pixels: np.ndarray, camera: CameraModel, D: np.ndarray) -> np.ndarray:
+    """Ideal pinhole pixels (M, 2) of ``camera.K`` -> pixels (M, 2) of the distorted image."""
+    import cv2
+
+    if len(pixels) == 0:
+        return np.zeros((0, 2))
+    rays = np.concatenate([pixels, np.ones((len(pixels), 1))], axis=-1) @ \
+        np.linalg.inv(camera.K).T
+    if camera.distortion_model == EQUIDISTANT:
+        back = cv2.fisheye.distortPoints(np.ascontiguousarray(rays[:, None, :2]), camera.K, D)
+    else:
+        back, _ = cv2.projectPoints(np.ascontiguousarray(rays[:, None, :]), np.zeros(3),
+                                    np.zeros(3), camera.K, D)
+    return back.reshape(-1, 2)
