@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip('rclpy')
 pytest.importorskip('pose_lifter_msgs.msg', reason='pose_lifter_msgs not built')
 
+from launch_support import Launched  # noqa: E402
 from node_support import ROOT, send_until, subprocess_env, wait_until  # noqa: E402
 from ros_probe import lift_once  # noqa: E402
 
@@ -18,17 +19,8 @@ pytestmark = pytest.mark.ros
 CONSOLE_SCRIPT = Path(sys.executable).parent / 'pose_lifter_node'
 
 
-class NodeProcess:
-    """A child process with its output in a file (no pipe to fill up), always reaped."""
-
-    def __init__(self, cmd: list[str], env: dict[str, str], log: Path, cwd: Path):
-        self.log = log
-        self._out = open(log, 'wb')
-        self.proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=self._out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-
-    def text(self) -> str:
-        return self.log.read_text(errors='replace')
+class NodeProcess(Launched):
+    """A node child (its own process group, output in a file), always reaped."""
 
     def stop(self, timeout_s: float = 10.0) -> int:
         """SIGINT, then SIGKILL after ``timeout_s``; returns the exit code."""

@@ -58,6 +58,19 @@ def ros_args(model: str | None, backend: str | None, remap: dict[str, str],
     return args
 
 
+def param_assignments(items: list[str] | None, option: str,
+                      error: type[Exception] = ValueError) -> dict[str, str]:
+    """``['KEY:=VALUE', ...]`` (the node parameters a CLI ``option`` passes on) -> {KEY: VALUE};
+    raises ``error`` naming ``option`` for a malformed item."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition(':=')
+        if not sep or not key:
+            raise error(f'{option} wants KEY:=VALUE, got {item!r}')
+        out[key] = value
+    return out
+
+
 class NodeProcess:
     """A running node child; ``log_path`` collects its stdout and stderr. ``program``: the
     command before ``args`` (default: the pose_lifter node)."""

@@ -14,6 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
+from ..bag.node_process import param_assignments
 from ..core.backends import BACKENDS
 from ..core.poses import PoseFileError
 from ..core.synth_keypoints import SYNTH_FORMATS
@@ -27,14 +28,6 @@ def _floats(text: str) -> tuple[float, ...]:
                                          ) from None
 
 
-def _params(items: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition(':=')
-        if not sep or not key:
-            raise ValueError(f'--param expects name:=value, got {item!r}')
-        out[key] = value
-    return out
 
 
 def run_make(args: argparse.Namespace) -> int:
@@ -87,7 +80,7 @@ def run_replay(args: argparse.Namespace) -> int:
         skeletons_topic=args.skeletons_topic, markers_topic=args.markers_topic,
         diagnostics_topic=args.diagnostics_topic, timeout_s=args.timeout,
         startup_timeout_s=args.startup_timeout, drain_s=args.drain, max_gap_s=args.max_gap,
-        domain_id=args.domain_id, node_params=_params(args.param))
+        domain_id=args.domain_id, node_params=param_assignments(args.param, '--param'))
     with _sigterm_as_interrupt():
         summary = replay(args.input, args.out, opts, log=lambda s: print(s, file=sys.stderr))
     print(json.dumps({k: summary[k] for k in ('output', 'status', 'published_frames',

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..bag.node_process import param_assignments
 from ..core.backends import BackendError, create_backend
 from ..core.cameras import EVAL_CAMERAS, eval_views
 from ..core.pipeline import Lifter
@@ -86,13 +87,7 @@ def _bench_node(args: argparse.Namespace, result: dict) -> None:
 
 def _node_params(items: list[str] | None) -> dict[str, str]:
     """``KEY:=VALUE`` strings -> {KEY: VALUE} (BackendError on a malformed one)."""
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition(':=')
-        if not sep or not key:
-            raise BackendError(f'--node-param wants KEY:=VALUE, got {item!r}')
-        out[key] = value
-    return out
+    return param_assignments(items, '--node-param', BackendError)
 
 
 def run(args: argparse.Namespace) -> int:
