@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any
 
 from rclpy.event_handler import SubscriptionEventCallbacks, UnsupportedEventTypeError
-from rclpy.qos import HistoryPolicy, QoSProfile, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo
 
 from ..core.diagnostics import InputMonitor
@@ -84,15 +84,6 @@ def read_frame(input_format: str, msg: Any, info: Any, max_persons: int) -> inpu
     return convert.frame_from_msg(msg, max_persons)
 
 
-# Sensor-data QoS (best effort, volatile) with a deeper reader queue than its 5: under
-# overload the DDS reader would otherwise discard frames before the callback sees them,
-# uncounted; the callback only swaps the newest frame into the worker's slot (counted there).
-INPUT_QUEUE_DEPTH = 50
-INPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=INPUT_QUEUE_DEPTH,
-                       reliability=qos_profile_sensor_data.reliability,
-                       durability=qos_profile_sensor_data.durability)
-
-
 class Inputs:
     """Subscriptions of one activation; ``deliver(keypoints, camera_info_or_None)``."""
 
@@ -101,7 +92,7 @@ class Inputs:
         types = message_types(s.input_format)
         self.node, self.format, self.sync = node, s.input_format, sync_kind(s)
         self._deliver, self._monitor, self._skip = deliver, monitor, skip
-        self._qos = INPUT_QOS
+        self._qos = qos_profile_sensor_data
         self._subs: list[Any] = []
         self._bodies: dict[str, Any] = {}
         self._closed = False
