@@ -80,6 +80,16 @@ def frame_from_arrays(keypoints: np.ndarray, confidence: np.ndarray, ids: Sequen
                    len(kp) - len(keep), non_finite)
 
 
+def check_camera_frame(keypoints_frame: str, camera_frame: str) -> None:
+    """Raises BadInput('camera_frame_mismatch') when the keypoints and their CameraInfo name
+    different frames (a leading '/' aside): the intrinsics would be another camera's. An empty
+    frame_id on either side is not checked."""
+    a, b = keypoints_frame.lstrip('/'), camera_frame.lstrip('/')
+    if a and b and a != b:
+        raise BadInput('camera_frame_mismatch', f'keypoints in frame {clip(a)} but camera_info '
+                       f'of frame {clip(b)}: check the camera_info remapping')
+
+
 # ----------------------------------------------------------------------------- yolo_ros
 def is_person(detection: Any) -> bool:
     """A yolo_msgs/Detection of a person: class_name 'person', or no name and class_id 0."""

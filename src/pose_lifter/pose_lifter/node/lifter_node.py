@@ -47,7 +47,7 @@ from ..core.stamps import ACCEPT, StampGuard, Verdict
 from ..core.sync import LatestSlot, header_stamp_ns
 from ..core.undistort import CameraModel, UnknownDistortionModel, undistort_points
 from ..resources import default_model
-from . import convert, sources
+from . import convert, inputs, sources
 from .params import NAMES, RUNTIME, Settings, check, descriptor, load_defaults, settings_problem
 
 OUTPUT_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -320,6 +320,8 @@ class PoseLifterNode(LifecycleNode):
         s = self._s
         stamp = header_stamp_ns(msg)
         try:
+            if info is not None:
+                inputs.check_camera_frame(msg.header.frame_id, info.header.frame_id)
             frame = sources.read_frame(s.input_format, msg, info, s.max_persons)
             camera = (self._camera_model(info) if info is not None else
                       CameraModel(intrinsics(s.fx, s.fy, s.cx, s.cy), np.zeros(0)))
