@@ -45,6 +45,7 @@ from ..core.markers import MarkerRegistry, MarkerStyle, delete_markers, skeleton
 from ..core.pipeline import Lifter
 from ..core.stamps import ACCEPT, StampGuard, Verdict
 from ..core.sync import LatestSlot, header_stamp_ns
+from ..core.temporal import OneEuro, TemporalConfig, TemporalFilter
 from ..core.undistort import CameraModel, UnknownDistortionModel, undistort_points
 from ..resources import default_model
 from . import convert, inputs, sources
@@ -91,6 +92,8 @@ class PoseLifterNode(LifecycleNode):
         self._stamps = StampGuard(JUMP_AHEAD_S, TIME_RESET_S)
         self._stamp_lock = threading.Lock()
         self._last_header = convert.Header()
+        self._temporal: TemporalFilter | None = None
+        self._temporal_counts: dict[str, int] = {}
         self._s = self.settings()
         self._apply_parameters([])
 
@@ -202,6 +205,7 @@ class PoseLifterNode(LifecycleNode):
         self._slot = LatestSlot()
         self._stamps = StampGuard(JUMP_AHEAD_S, TIME_RESET_S)
         self._camera = None
+        self._temporal, self._temporal_counts = self._temporal_filter(s), {}
         self._monitor = InputMonitor(time.monotonic(), s.use_camera_info)
         try:
             self._inputs = sources.Inputs(self, s, self._offer, self._monitor, self._skip)
@@ -216,6 +220,18 @@ class PoseLifterNode(LifecycleNode):
         self.get_logger().info(f'active: {self._inputs.topics} -> skeletons_3d, markers '
                                f'(camera_info sync: {self._inputs.sync})')
         return SUCCESS
+
+    @staticmethod
+    def _temporal_filter(s: Settings) -> TemporalFilter | None:
+        """The per-track filter of the temporal_* parameters (None: temporal_filter false)."""
+        if not s.temporal_filter:
+            return None
+        return TemporalFilter(TemporalConfig(
+            OneEuro(s.temporal_pose_min_cutoff_hz, s.temporal_pose_beta),
+            OneEuro(s.temporal_ray_min_cutoff_hz, s.temporal_ray_beta),
+            OneEuro(s.temporal_depth_min_cutoff_hz, s.temporal_depth_beta),
+            s.temporal_jump_m, s.temporal_jump_depth, s.temporal_timeout_s,
+            s.temporal_max_tracks, s.temporal_associate, s.temporal_associate_gate_m))
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop()
@@ -347,6 +363,10 @@ class PoseLifterNode(LifecycleNode):
         if not header.frame_id and info is not None:     # e.g. an unstamped detector frame
             header.frame_id = info.header.frame_id.lstrip('/')
         self._last_header = header
+        if self._temporal is not None:       # lifted persons only: the others are NaN
+            result.joints3d = self._temporal.update(header.frame_id, stamp, frame.ids,
+                                                    result.joints3d)
+            self._temporal_counts = dict(self._temporal.counts)   # for /diagnostics
         self._pubs['skeletons'].publish(convert.result_to_msg(header, frame.ids, result))
         if self._publish_markers:
             geometry = skeleton_markers(result.joints3d, result.plausible, frame.ids,
@@ -389,7 +409,9 @@ class PoseLifterNode(LifecycleNode):
             stats = self.stats.report(now, hardware, lifter.backend.precision, lifter.threshold)
             values = stats.values
         values = {**values, 'input_format': s.input_format,
-                  'camera_info_sync': sources.sync_kind(s)}
+                  'camera_info_sync': sources.sync_kind(s),
+                  'temporal_filter': 'on' if self._temporal is not None else 'off',
+                  **{f'temporal_{k}': str(v) for k, v in self._temporal_counts.items()}}
         status = assess(self._configure_error, active, inputs, stats)
         name = f'{self.get_fully_qualified_name().lstrip("/")}: lifting'
         report = Report(status.level, status.message, values)

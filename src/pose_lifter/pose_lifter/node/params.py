@@ -100,6 +100,35 @@ class Settings:
                               '0 = never', 0.0, 86400.0)
     log_throttle_s: float = _p('minimum time between log lines of one kind (s)', 0.0, 3600.0,
                                runtime=True)
+    temporal_filter: bool = _p('filter every track over time (One-Euro on the root-relative '
+                               'joints, the root direction and the root depth apart; '
+                               'core/temporal.py)')
+    temporal_pose_min_cutoff_hz: float = _p('temporal filter, root-relative joints: minimum '
+                                            'cutoff (Hz); lower smooths more', 1.0e-3, 1.0e3)
+    temporal_pose_beta: float = _p('temporal filter, root-relative joints: cutoff rise per '
+                                   'm/s of joint speed; higher lags less', 0.0, 1.0e4)
+    temporal_ray_min_cutoff_hz: float = _p('temporal filter, root direction (x/z, y/z): '
+                                           'minimum cutoff (Hz)', 1.0e-3, 1.0e3)
+    temporal_ray_beta: float = _p('temporal filter, root direction: cutoff rise per unit/s',
+                                  0.0, 1.0e4)
+    temporal_depth_min_cutoff_hz: float = _p('temporal filter, root depth (log): minimum '
+                                             'cutoff (Hz)', 1.0e-3, 1.0e3)
+    temporal_depth_beta: float = _p('temporal filter, root depth: cutoff rise per unit/s of '
+                                    'log depth', 0.0, 1.0e4)
+    temporal_jump_m: float = _p('a root this far sideways from where the track was expected '
+                                'is a new person (id switch): the track restarts (m)',
+                                1.0e-3, 1.0e3)
+    temporal_jump_depth: float = _p('... or this far in log depth (0.3: about 35 %)',
+                                    1.0e-3, 10.0)
+    temporal_timeout_s: float = _p('tracks not seen for this long are forgotten (s)',
+                                   1.0e-3, 3600.0)
+    temporal_max_tracks: int = _p('tracks kept at most; beyond, the one seen longest ago is '
+                                  'evicted', 1, 100000)
+    temporal_associate: bool = _p('persons without a track id: follow them by nearest root '
+                                  '(greedy, within temporal_associate_gate_m); false: not '
+                                  'filtered')
+    temporal_associate_gate_m: float = _p('largest root distance for that association (m)',
+                                          1.0e-3, 1.0e3)
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> 'Settings':
