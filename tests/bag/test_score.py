@@ -15,10 +15,13 @@ WALL0 = 1_800_000_000 * 1_000_000_000
 
 
 def fake_output(gt_bag, out, drop_every: int = 5, offset_m: float = 0.0,
-                with_inputs: bool = True, with_gt: bool = False, with_unknown: bool = False):
+                with_inputs: bool = True, with_gt: bool = False, with_unknown: bool = False,
+                jitter_m: float = 0.0, envelope: bool = False):
     """A replay output: the GT as predictions (joints + ``offset_m`` on every non-root joint's
-    x), realism 0.9 real / 0.1 corrupted, every ``drop_every``-th frame unanswered, outputs
-    received LATENCY_NS after the input was published."""
+    x, + ``jitter_m`` on even and - ``jitter_m`` on odd frames), realism 0.9 real / 0.1
+    corrupted, every ``drop_every``-th frame unanswered, outputs received LATENCY_NS after the
+    input was published; ``envelope``: corrupted persons come back as the node reports a
+    person outside the image (status outside_image, NaN joints and realism)."""
     types = io.typestore().types
     writer = io.open_writer(out)
     conns = {t: io.add_topic(writer, t, m) for t, m in (
@@ -36,14 +39,17 @@ def fake_output(gt_bag, out, drop_every: int = 5, offset_m: float = 0.0,
         if i % drop_every == 0:
             continue
         people = []
+        shift = offset_m + (jitter_m if i % 2 == 0 else -jitter_m)
         for s in gt.skeletons:
             real = s.status == 'gt'
-            joints = [types['geometry_msgs/msg/Point'](x=p.x + (offset_m if j else 0.0), y=p.y,
-                                                       z=p.z) for j, p in enumerate(s.joints)]
+            outside = envelope and not real
+            joints = [types['geometry_msgs/msg/Point'](
+                x=np.nan if outside else p.x + (shift if j else 0.0), y=p.y, z=p.z)
+                for j, p in enumerate(s.joints)]
             people.append(types['pose_lifter_msgs/msg/Skeleton3D'](
                 id=s.id, joints=joints, joint_uncertainty=np.zeros(0, np.float32),
-                realism=0.9 if real else 0.1, plausible=real,
-                status='ok' if real else 'implausible'))
+                realism=0.9 if real else (np.nan if outside else 0.1), plausible=real,
+                status='ok' if real else ('outside_image' if outside else 'implausible')))
         msg = types['pose_lifter_msgs/msg/Skeleton3DArray'](header=gt.header,
                                                              joint_format='h36m17',
                                                              skeletons=people)
@@ -83,6 +89,62 @@ def test_a_known_offset_is_measured(small_bag, tmp_path):
     r = score(fake_output(small_bag, tmp_path / 'off', offset_m=0.05), small_bag)
     # 16 of 17 joints off by 50 mm in x, root-aligned: MPJPE = 50 * 16 / 17.
     assert r['accuracy']['metrics']['mpjpe'] == pytest.approx(50 * 16 / 17, rel=1e-4)
+
+
+def test_jitter_visible_joints_and_distance_bins(small_bag, tmp_path):
+    perfect = score(fake_output(small_bag, tmp_path / 'still'), small_bag)['accuracy']
+    assert perfect['temporal']['accel_error_mm'] == pytest.approx(0.0, abs=1e-6)
+    assert perfect['temporal']['triplets'] > 5
+    r = score(fake_output(small_bag, tmp_path / 'shaky', jitter_m=0.01), small_bag)
+    acc = r['accuracy']
+    # -j, +j, -j on consecutive frames: a second difference of 4 j on every non-root joint
+    assert acc['temporal']['accel_error_mm'] == pytest.approx(40.0, rel=1e-6)
+    assert acc['temporal']['root_accel_error_mm'] == pytest.approx(0.0, abs=1e-6)
+    assert acc['temporal']['triplets'] == perfect['temporal']['triplets']
+    bins = acc['by_visible_joints']
+    assert sum(b['count'] for b in bins.values()) == acc['lifted']
+    assert all(0 < int(k) <= 17 for k in bins) and len(bins) > 1     # drop_prob 0.02
+    dist = acc['root_error_by_distance']
+    assert sum(b['count'] for b in dist.values()) == acc['lifted']
+    assert all(b['p50'] == pytest.approx(0.0, abs=1e-9) for b in dist.values())
+
+
+def test_compare_puts_another_replay_beside_and_warnings_go_to_stderr(perfect, small_bag,
+                                                                      tmp_path, capsys):
+    import yaml
+
+    shaky = fake_output(small_bag, tmp_path / 'shaky', jitter_m=0.01)
+    meta = shaky / 'metadata.yaml'          # a damaged replay record: skipped with a warning
+    doc = yaml.safe_load(meta.read_text())
+    doc['rosbag2_bagfile_information']['custom_data'] = {'pose_lifter_replay': '{not json'}
+    meta.write_text(yaml.safe_dump(doc))
+    report = tmp_path / 'report'
+    assert main(['bag', 'score', str(perfect), '--gt', str(small_bag), '--compare',
+                 str(shaky), '--report', str(report)]) == 0
+    captured = capsys.readouterr()
+    data = json.loads((report / 'score.json').read_text())
+    comp = data['comparison']
+    assert comp['other_bag'] == str(shaky)
+    accel = comp['metrics']['accel_error_mm']
+    assert accel['value'] == pytest.approx(0.0, abs=1e-6)
+    assert accel['other'] == pytest.approx(40.0) and accel['change_rel'] == pytest.approx(-1)
+    assert 'latency_p99_ms' in comp['metrics'] and 'mpjpe' in comp['metrics']
+    assert '| acceleration error, root-aligned (mm/frame²) | 0.0 | 40.0 | -100.0 |' in \
+        captured.out
+    assert (report / 'comparison.png').stat().st_size > 0
+    assert '## This replay vs another' in (report / 'report.md').read_text()
+    # what could not be read is said in the JSON and on stderr
+    assert any('pose_lifter_replay' in w for w in data['warnings'])
+    assert all(f'warning: {w}' in captured.err for w in data['warnings'])
+
+
+def test_persons_outside_the_envelope_count_as_rejected_corrupted(small_bag, tmp_path):
+    plain = score(fake_output(small_bag, tmp_path / 'plain'), small_bag)['gating']
+    g = score(fake_output(small_bag, tmp_path / 'env', envelope=True), small_bag)['gating']
+    assert g['corrupted'] == plain['corrupted'] > 0
+    assert g['envelope']['corrupted'] == {'outside_image': g['corrupted']}
+    assert g['envelope']['real'] == {}
+    assert g['rejected_corrupted'] == 1.0 and g['accepted_real'] == 1.0
 
 
 def test_without_ground_truth_gating_comes_from_the_id_labels(small_bag, tmp_path):

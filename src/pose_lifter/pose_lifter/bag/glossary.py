@@ -61,7 +61,19 @@ FIXED = {
                                            'depth| / true depth', LOWER),
     ('gating', 'real'): ('real persons scored', 'real persons with a realism score', NEUTRAL),
     ('gating', 'corrupted'): ('corrupted persons scored', 'corrupted persons (labelled by '
-                              'bag make) with a realism score', NEUTRAL),
+                              'bag make) with a realism score or an envelope status', NEUTRAL),
+    ('gating', 'envelope'): ('envelope statuses', 'real and corrupted persons the node marked '
+                             'outside_image or out_of_range (never plausible: counted as '
+                             'rejected)', NEUTRAL),
+    ('accuracy', 'temporal', 'accel_error_mm'): (
+        'acceleration error', 'jitter: |second difference of the prediction - that of the '
+        'truth| over three consecutive frames of one track in one camera, root-aligned, mean '
+        'over the 16 non-root joints, mm/frame²', LOWER),
+    ('accuracy', 'temporal', 'root_accel_error_mm'): (
+        'root acceleration error', 'the same for the root position in the camera frame '
+        '(placement jitter), mm/frame²', LOWER),
+    ('accuracy', 'temporal', 'triplets'): ('frame triplets', 'consecutive-frame triplets the '
+                                           'acceleration errors average over', NEUTRAL),
     ('gating', 'threshold'): ('realism threshold', 'the node accepts a person as plausible '
                               'when realism >= threshold', NEUTRAL),
     ('gating', 'threshold_source'): ('threshold source', 'where the threshold was read: node '
@@ -96,13 +108,37 @@ FIXED = {
 # Levels whose keys are data labels, not names: (section, level index) of the label.
 LABELLED = {('accuracy', 'per_joint_mpjpe'), ('accuracy', 'statuses'),
             ('gating', 'per_kind_auc')}
+# Per-bin tables (accuracy.by_visible_joints.<n>, accuracy.root_error_by_distance.<bin>).
+BINNED = {
+    'by_visible_joints': {
+        'count': ('persons per bin', 'persons in that bin', NEUTRAL),
+        'mpjpe': ('MPJPE by visible joints', 'MPJPE of the persons with that many visible '
+                  'input joints (finite, confidence > 0), mm', LOWER)},
+    'root_error_by_distance': {
+        'count': ('persons per bin', 'persons in that bin', NEUTRAL),
+        'mean': ('root error by distance, mean', 'mean root position error of the persons '
+                 'whose true root depth is in that bin, m', LOWER),
+        'p50': ('root error by distance, median', 'median of the same, m', LOWER),
+        'rel_p50': ('root error by distance, relative', 'median of root position error / '
+                    'true depth in that bin', LOWER)},
+}
+COMPARISON = ('comparison', "bag score --compare OUT2: this replay's acceleration errors, "
+              'MPJPE, PA-MPJPE, median root error and latency p50/p99 (value), those of the '
+              'other replay of the same input (other) and value / other - 1 (change_rel); '
+              'with the node parameters of both', NEUTRAL)
 
 
 def entry(path: tuple[str, ...]) -> tuple[str, str, str] | None:
     """(label, meaning, direction) of the score.json leaf at ``path``, None if unknown."""
     if path in FIXED:
         return FIXED[path]
+    if path and path[0] == 'comparison':
+        return COMPARISON
     head = tuple(path[:2])
+    if len(path) == 4 and head == ('gating', 'envelope'):
+        return FIXED[head]
+    if len(path) == 4 and path[0] == 'accuracy' and path[1] in BINNED:
+        return BINNED[path[1]].get(path[3])
     if len(path) == 3 and head in LABELLED:
         return FIXED[head]
     if len(path) == 3 and path[0] == 'baselines':
@@ -121,7 +157,8 @@ def entry(path: tuple[str, ...]) -> tuple[str, str, str] | None:
 
 def lines() -> list[str]:
     """Markdown list items: every glossary entry once."""
-    items = [*POSE.values(), *FIXED.values(), *STATS.values()]
+    items = [*POSE.values(), *FIXED.values(), *STATS.values(),
+             *(e for table in BINNED.values() for e in table.values()), COMPARISON]
     seen, out = set(), []
     for label, meaning, direction in items:
         if label not in seen:

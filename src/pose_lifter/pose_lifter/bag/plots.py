@@ -54,6 +54,36 @@ def write_plots(result: dict, folder: Path) -> list[tuple[str, str]]:
         ax.set_ylabel('persons')
         ax.legend()
         save(fig, 'realism.png', 'Realism of real vs corrupted persons')
+    if acc.get('by_visible_joints'):
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        items = sorted(acc['by_visible_joints'].items(), key=lambda kv: int(kv[0]))
+        ax.bar([k for k, _ in items], [v['mpjpe'] for _, v in items], color='tab:blue')
+        for k, (_, v) in enumerate(items):
+            ax.annotate(str(v['count']), (k, v['mpjpe']), ha='center', va='bottom', fontsize=7)
+        ax.set_xlabel('visible input joints')
+        ax.set_ylabel('MPJPE (mm)')
+        save(fig, 'by_visible_joints.png', 'MPJPE by number of visible input joints (persons '
+             'above each bar)')
+    if acc.get('root_error_by_distance'):
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        items = list(acc['root_error_by_distance'].items())
+        ax.bar([k for k, _ in items], [v['p50'] for _, v in items], color='tab:orange')
+        ax.set_xlabel('true root depth')
+        ax.set_ylabel('root position error, median (m)')
+        save(fig, 'root_error_by_distance.png', 'Root position error (median) by distance')
+    comp = (result.get('comparison') or {}).get('metrics') or {}
+    if comp:
+        keys = [k for k in ('accel_error_mm', 'root_accel_error_mm', 'mpjpe', 'pa_mpjpe')
+                if k in comp]
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        x = np.arange(len(keys))
+        ax.bar(x - 0.2, [comp[k]['value'] for k in keys], 0.4, label='this replay')
+        ax.bar(x + 0.2, [comp[k]['other'] for k in keys], 0.4, label='other replay')
+        ax.set_xticks(x, [k.replace('_mm', '') for k in keys])
+        ax.set_ylabel('mm (acceleration: mm/frame²)')
+        ax.legend()
+        save(fig, 'comparison.png', 'Jitter and accuracy of this replay beside the other '
+             '(bag score --compare)')
     if 'examples' in acc:
         save(skeleton_figure(plt, acc['examples']), 'skeletons.png',
              'Ground truth (thin, dashed) vs prediction (thick), root-aligned, camera frame '

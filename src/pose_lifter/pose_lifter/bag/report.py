@@ -53,6 +53,10 @@ def summary_rows(result: dict) -> list[tuple[str, str]]:
         rows.append(('real persons lifted / matched', f'{acc["lifted"]} / {acc["real_persons"]}'))
         rows += [(label, _f(acc['metrics'][key], scale)) for key, label, scale in ACCURACY_ROWS]
         rows.append(('root position error, median (m)', _f(acc['root_error_m']['p50'], 1, 3)))
+        temporal = acc.get('temporal') or {}
+        rows.append(('acceleration error, root-aligned / root (mm/frame²)',
+                     f'{_f(temporal.get("accel_error_mm"))} / '
+                     f'{_f(temporal.get("root_accel_error_mm"))}'))
     elif acc is not None:
         rows.append(('real persons lifted / matched', f'{acc["lifted"]} / {acc["real_persons"]}'))
     else:
@@ -140,6 +144,28 @@ def baseline_rows(result: dict) -> tuple[list[str], list[list[str]]] | None:
     return header, rows
 
 
+COMPARISON_ROWS = {'accel_error_mm': ('acceleration error, root-aligned (mm/frame²)', 1, 1),
+                   'root_accel_error_mm': ('acceleration error, root (mm/frame²)', 1, 1),
+                   'mpjpe': ('MPJPE (mm)', 1, 1), 'pa_mpjpe': ('PA-MPJPE (mm)', 1, 1),
+                   'root_error_p50_m': ('root position error, median (m)', 1, 3),
+                   'latency_p50_ms': ('latency p50 (ms)', 1, 2),
+                   'latency_p99_ms': ('latency p99 (ms)', 1, 2)}
+
+
+def comparison_rows(result: dict) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of this replay beside another one (``bag score --compare``)."""
+    comp = result['comparison']
+    params = lambda p: ', '.join(f'{k}:={v}' for k, v in (p or {}).items()) or 'defaults'  # noqa: E731
+    header = ['metric', f'this ({params(comp.get("node_params"))})',
+              f'other ({params(comp.get("other_node_params"))})', 'change (%)']
+    rows = []
+    for key, m in comp['metrics'].items():
+        label, scale, digits = COMPARISON_ROWS.get(key, (key, 1, 1))
+        rows.append([label, _f(m['value'], scale, digits), _f(m['other'], scale, digits),
+                     _f(m['change_rel'], 100, 1)])
+    return header, rows
+
+
 def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)] + \
         ['| ' + ' | '.join(r) + ' |' for r in rows]
@@ -168,7 +194,35 @@ def sections(result: dict) -> list[tuple[str, list[str], list[list[str]], str]]:
                     'keypoints without the node: zero-depth puts every joint at the root '
                     'depth, mean-pose outputs the mean training pose.'
                     + (f' Not computed: {errors}.' if errors else '')))
+    if result.get('comparison'):
+        out.append(('This replay vs another', *comparison_rows(result),
+                    f'The other replay: {result["comparison"]["other_bag"]} (same input bag, '
+                    'scored the same way; node parameters as in the column headings).'))
     acc = result.get('accuracy') or {}
+    if acc.get('temporal'):
+        t = acc['temporal']
+        out.append(('Jitter', ['metric', 'value'], [
+            ['acceleration error, root-aligned joints (mm/frame²)', _f(t['accel_error_mm'])],
+            ['acceleration error, root (mm/frame²)', _f(t['root_accel_error_mm'])],
+            ['frame triplets', str(t['triplets'])]],
+            'Second difference of the prediction minus that of the truth over three '
+            'consecutive frames of one track in one camera (gaps within 10 % of the '
+            "track's usual gap), mean over joints and triplets."))
+    if acc.get('by_visible_joints'):
+        rows = [[k, str(v['count']), _f(v['mpjpe'])] for k, v in
+                sorted(acc['by_visible_joints'].items(), key=lambda kv: int(kv[0]))]
+        out.append(('Accuracy by visible input joints', ['visible joints', 'persons',
+                                                         'MPJPE (mm)'], rows, ''))
+    if acc.get('root_error_by_distance'):
+        rows = [[k, str(v['count']), _f(v['p50'], 1, 3), _f(v['mean'], 1, 3),
+                 _f(v['rel_p50'], 100, 1)] for k, v in acc['root_error_by_distance'].items()]
+        out.append(('Root error by distance', ['true root depth', 'persons', 'median (m)',
+                                               'mean (m)', 'median / depth (%)'], rows, ''))
+    g = result.get('gating') or {}
+    if any((g.get('envelope') or {}).values()):
+        rows = [[who, st, str(n)] for who, c in g['envelope'].items() for st, n in c.items()]
+        out.append(('Outside the operating envelope', ['persons', 'node status', 'count'],
+                    rows, 'Counted as rejected by the gating numbers (never plausible).'))
     if acc.get('per_clip'):
         rows = [[c, v['frame_id'], str(v['count']), _f(v['mpjpe']), _f(v['pa_mpjpe']),
                  _f(v['mirror_rate'], 100)] for c, v in acc['per_clip'].items()]

@@ -11,6 +11,9 @@ model (path, content hash, threshold from its contract) and the backend the node
 Latency is output receive time minus input publish time for the same stamp (both wall clock,
 recorded by ``bag replay``); without publish times, receive time minus header stamp (only
 meaningful for a node on wall-clock time). Inputs without an output are drops.
+Temporal metrics (bag/jitter.py): acceleration error over consecutive frames of a track,
+accuracy by number of visible input joints, root error by distance. ``compare`` puts a second
+replay of the same bag (e.g. ``--param temporal_filter:=false``) beside this one.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ from .io import (
     BagReader,
     TopicSpec,
 )
+from .jitter import acceleration_error, by_distance, by_visible_joints, triplets
 from .scene import CORRUPT_PREFIX, GT_STATUS
 from .tables import (
     PersonTable,
@@ -46,6 +50,15 @@ from .tables import (
 )
 
 EXAMPLES = 4    # skeleton renderings in the report: best to worst by MPJPE
+ENVELOPE = ('outside_image', 'out_of_range')   # node statuses of impossible persons
+# (name, path in the score) of the numbers ``compare`` puts beside another replay's
+COMPARED = (('accel_error_mm', ('accuracy', 'temporal', 'accel_error_mm')),
+            ('root_accel_error_mm', ('accuracy', 'temporal', 'root_accel_error_mm')),
+            ('mpjpe', ('accuracy', 'metrics', 'mpjpe')),
+            ('pa_mpjpe', ('accuracy', 'metrics', 'pa_mpjpe')),
+            ('root_error_p50_m', ('accuracy', 'root_error_m', 'p50')),
+            ('latency_p50_ms', ('latency', 'ms', 'p50')),
+            ('latency_p99_ms', ('latency', 'ms', 'p99')))
 
 
 def _stats(values: np.ndarray) -> dict[str, float]:
@@ -57,8 +70,10 @@ def _stats(values: np.ndarray) -> dict[str, float]:
             'max': float(v.max())}
 
 
-def accuracy(pred: PersonTable, gt: PersonTable, clip_names: dict[str, str]) -> dict:
-    """§7 metrics over matched real persons with a lifted pose; pred/gt rows aligned."""
+def accuracy(pred: PersonTable, gt: PersonTable, clip_names: dict[str, str],
+             visible: dict[tuple[int, str], int] | None = None) -> dict:
+    """§7 metrics over matched real persons with a lifted pose; pred/gt rows aligned;
+    visible: (stamp, id) -> visible input joints (None: not known)."""
     lifted = np.isfinite(pred.joints).all(axis=(1, 2))
     p_mm, g_mm = pred.joints[lifted] * 1000.0, gt.joints[lifted] * 1000.0
     out: dict = {'real_persons': int(len(pred)), 'lifted': int(lifted.sum()),
@@ -77,9 +92,17 @@ def accuracy(pred: PersonTable, gt: PersonTable, clip_names: dict[str, str]) -> 
             'frame_id': frame, **pose_metrics(p_mm[rows], g_mm[rows])}
     root = p_mm[:, 0] - g_mm[:, 0]
     depth = np.abs(root[:, 2]) / np.maximum(g_mm[:, 0, 2], 1e-6)
-    out['root_error_m'] = _stats(np.linalg.norm(root, axis=-1) / 1000.0)
+    root_m = np.linalg.norm(root, axis=-1) / 1000.0
+    out['root_error_m'] = _stats(root_m)
     out['root_depth_error_rel'] = _stats(depth)
     per_pose = err.mean(axis=1)
+    out['temporal'] = acceleration_error(
+        p_mm, g_mm, triplets(pred.stamp[lifted], frames, pred.id[lifted]))
+    if visible:
+        seen = np.array([visible.get((int(t), str(i)), -1) for t, i in
+                         zip(pred.stamp[lifted].tolist(), pred.id[lifted].tolist())], int)
+        out['by_visible_joints'] = by_visible_joints(per_pose, seen)
+    out['root_error_by_distance'] = by_distance(root_m, g_mm[:, 0, 2] / 1000.0)
     picks = np.argsort(per_pose)[np.unique(np.linspace(0, len(per_pose) - 1, EXAMPLES)
                                            .astype(int))]      # best to worst
     out['examples'] = {'pred_mm': root_align(p_mm[picks]), 'gt_mm': root_align(g_mm[picks]),
@@ -97,9 +120,13 @@ def gating(pred: PersonTable, labels: np.ndarray,
            node_threshold: tuple[float, str] | None) -> dict:
     """Realism of real vs corrupted persons; labels (N,) '' for real, else the kind;
     node_threshold: (value, where it came from) or None (then inferred from the decisions)."""
+    envelope = np.isin(pred.status, ENVELOPE)     # never plausible; outside_image: no realism
+    scored = np.isfinite(pred.realism) | envelope
+    real, bad = scored & (labels == ''), scored & (labels != '')
+    out: dict = {'real': int(real.sum()), 'corrupted': int(bad.sum()),
+                 'envelope': {'real': dict(Counter(pred.status[real & envelope].tolist())),
+                              'corrupted': dict(Counter(pred.status[bad & envelope].tolist()))}}
     lifted = np.isfinite(pred.realism)
-    real, bad = lifted & (labels == ''), lifted & (labels != '')
-    out: dict = {'real': int(real.sum()), 'corrupted': int(bad.sum())}
     if not real.any() and not bad.any():
         return out
     threshold, source = node_threshold if node_threshold is not None else (None, None)
@@ -107,16 +134,17 @@ def gating(pred: PersonTable, labels: np.ndarray,
         threshold = float(pred.realism[pred.plausible & lifted].min())
         source = 'lowest realism the node accepted'
     out['threshold'], out['threshold_source'] = threshold, source
-    out['auc'] = roc_auc(pred.realism[real], pred.realism[bad])
+    real_r, bad_r = pred.realism[real & lifted], pred.realism[bad & lifted]
+    out['auc'] = roc_auc(real_r, bad_r)
     out['accepted_real'] = float(pred.plausible[real].mean()) if real.any() else float('nan')
     out['rejected_corrupted'] = float((~pred.plausible[bad]).mean()) if bad.any() \
         else float('nan')
     if threshold is not None:
-        out['at_threshold'] = gating_metrics(pred.realism[real], pred.realism[bad], threshold)
-    out['per_kind_auc'] = {k: roc_auc(pred.realism[real], pred.realism[lifted & (labels == k)])
-                           for k in sorted(set(labels[bad].tolist()))}
-    out['realism_real'] = pred.realism[real]          # arrays for the plots; not JSON
-    out['realism_corrupted'] = pred.realism[bad]
+        out['at_threshold'] = gating_metrics(real_r, bad_r, threshold)
+    out['per_kind_auc'] = {k: roc_auc(real_r, pred.realism[lifted & (labels == k)])
+                           for k in sorted(set(labels[bad & lifted].tolist()))}
+    out['realism_real'] = real_r          # arrays for the plots; not JSON
+    out['realism_corrupted'] = bad_r
     return out
 
 
@@ -256,7 +284,8 @@ def score(out_path: str | Path, gt_path: str | Path | None = None,
         result['matched_persons'] = int(len(a))
         labels = _labels(matched, truth.status)
         real = truth.status == GT_STATUS
-        result['accuracy'] = accuracy(matched.select(real), truth.select(real), clip_names)
+        result['accuracy'] = accuracy(matched.select(real), truth.select(real), clip_names,
+                                      visible_joints(frames))
         result['gating'] = gating(matched, labels, threshold)
         result['baselines'] = _baselines(result['accuracy'], frames, contract, model_error,
                                          custom.get(META_REPLAY))
@@ -266,6 +295,37 @@ def score(out_path: str | Path, gt_path: str | Path | None = None,
     result['latency'] = latency(pub_stamps, pub_times, out_stamps, out_times)
     result['warnings'] = warnings     # what was skipped or could not be read, never silent
     return result
+
+
+def visible_joints(frames) -> dict[tuple[int, str], int]:
+    """(stamp, id) -> input joints with a finite position and confidence > 0."""
+    out = {}
+    for f in frames:
+        seen = (np.isfinite(f.keypoints).all(-1) & (f.confidence > 0)).sum(-1)
+        out.update({(int(f.stamp), str(i)): int(n) for i, n in zip(f.ids, seen.tolist())})
+    return out
+
+
+def _get(result: dict, path: tuple[str, ...]):
+    for key in path:
+        result = (result or {}).get(key) if isinstance(result, dict) else None
+    return result
+
+
+def compare(result: dict, other: dict) -> dict:
+    """This replay's headline numbers beside those of ``other`` (another replay of the same
+    bag, e.g. the node with ``temporal_filter:=false``): value, other value, relative
+    change (this / other - 1)."""
+    params = lambda r: ((r.get('replay') or {}).get('options') or {}).get('node_params')  # noqa: E731
+    out: dict = {'other_bag': other['output_bag'], 'node_params': params(result),
+                 'other_node_params': params(other), 'metrics': {}}
+    for name, path in COMPARED:
+        a, b = _get(result, path), _get(other, path)
+        if a is None or b is None:
+            continue
+        change = a / b - 1.0 if b and np.isfinite(a) and np.isfinite(b) else float('nan')
+        out['metrics'][name] = {'value': a, 'other': b, 'change_rel': change}
+    return out
 
 
 def _baselines(acc: dict, frames, contract, model_error: str | None, replay: dict | None

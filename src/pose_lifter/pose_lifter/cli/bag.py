@@ -98,15 +98,22 @@ def default_report_dir(output_bag: str) -> Path:
 def run_score(args: argparse.Namespace) -> int:
     from ..bag.report import (
         baseline_rows,
+        comparison_rows,
         markdown_table,
         md_table,
         summary_rows,
         to_json,
         write_report,
     )
-    from ..bag.score import score
+    from ..bag.score import compare, score
 
     result = score(args.output, args.gt, args.threshold, args.model)
+    if args.compare:
+        other = score(args.compare, args.gt, args.threshold, args.model)
+        result['comparison'] = compare(result, other)
+        result['warnings'] += [f'{args.compare}: {w}' for w in other['warnings']]
+    for warning in result['warnings']:
+        print(f'pose-lifter bag score: warning: {warning}', file=sys.stderr)
     folder = Path(args.report) if args.report else default_report_dir(args.output)
     page = write_report(result, folder)
     if args.json:
@@ -115,6 +122,8 @@ def run_score(args: argparse.Namespace) -> int:
     base = baseline_rows(result)
     if base is not None:
         print('\n' + '\n'.join(md_table(*base)))
+    if result.get('comparison'):
+        print('\n' + '\n'.join(md_table(*comparison_rows(result))))
     print(f'\nreport: {page}')
     return 0
 
@@ -201,6 +210,10 @@ def add_parser(sub) -> None:
                         "(default: the replay's --model, else the shipped model); for the "
                         "report's model hash and the baselines")
     p.add_argument('--json', default=None, help='also write the JSON here')
+    p.add_argument('--compare', default=None, metavar='OUT2',
+                   help='another replay output of the same input bag (e.g. replayed with '
+                        '--param temporal_filter:=false): its jitter, accuracy and latency '
+                        'beside these, in the report and JSON (comparison)')
     p.add_argument('--threshold', type=float, default=None,
                    help="the node's realism threshold, if neither its diagnostics nor the "
                         "replay's --model tell")
