@@ -233,3 +233,24 @@ def test_bad_shapes_and_parameters_are_clear_errors():
         config(pose=OneEuro(float('nan'), 1.0))
     with pytest.raises(ValueError, match='max_tracks'):
         config(max_tracks=0)
+
+
+def test_the_node_defaults_build_a_one_euro_filter_and_off_builds_none():
+    from pose_lifter.core.temporal import from_parameters
+    from pose_lifter.node.params import load_defaults
+
+    values = load_defaults()
+    f = from_parameters({**values, 'temporal_filter': True})
+    assert isinstance(f.config.pose, OneEuro) and f.config.max_tracks >= 1
+    assert from_parameters({**values, 'temporal_filter': False}) is None
+
+
+def test_the_bench_step_filters_every_person_without_resets():
+    from pose_lifter.cli.bench import filter_frames
+
+    step = filter_frames(np.concatenate([walker(1, x0=x) for x in range(-5, 5)]))
+    for _ in range(5):
+        step()
+    temporal = step.temporal
+    assert len(temporal.tracks) == 10 and temporal.counts['new_tracks'] == 10
+    assert not any(k.startswith('reset') for k in temporal.counts)

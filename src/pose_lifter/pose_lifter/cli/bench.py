@@ -53,11 +53,33 @@ def bench_backend(lifter: Lifter, px: np.ndarray, K: np.ndarray, repeats: int) -
         x = np.zeros((persons, lifter.contract.input_dim), np.float32)
         out[f'backend_{persons}_person'] = percentiles(
             _time(lambda x=x: lifter.backend.infer(x), repeats))
+    for persons in (1, 10):
+        out[f'temporal_filter_{persons}_person'] = percentiles(
+            _time(filter_frames(lifter.lift(px[:persons], K[:persons]).joints3d), repeats))
     big = min(len(px), 1024)
     t = _time(lambda: lifter.lift(px[:big], K[:big]), max(3, repeats // 20), warmup=1)
     out['throughput_poses_per_s'] = float(big / np.median(t))
     out['throughput_batch'] = big
     return out
+
+
+def filter_frames(joints: np.ndarray, seed: int = 0):
+    """A call that filters the next frame of ``joints`` (N, 17, 3) (every person a track of
+    its own, 1 cm of noise, 30 Hz stamps) with the node's default temporal filter
+    (config/lifter.yaml, temporal_filter forced on): the filter's own cost per frame."""
+    from ..core.temporal import from_parameters
+    from ..node.params import load_defaults
+
+    temporal = from_parameters({**load_defaults(), 'temporal_filter': True})
+    noise = np.random.default_rng(seed).normal(0.0, 0.01, (64,) + joints.shape)
+    ids = [f'p{k}' for k in range(len(joints))]
+    frame = iter(range(10**9))
+
+    def step() -> None:
+        k = next(frame)
+        temporal.update('camera', k * 33_333_333, ids, joints + noise[k % len(noise)])
+    step.temporal = temporal       # for a look at its tracks and counts
+    return step
 
 
 def _bench_node(args: argparse.Namespace, result: dict) -> None:

@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -325,3 +326,17 @@ class TemporalFilter:
                 keys[i] = (frame_id, f'{INTERNAL_PREFIX}{self._next_internal}')
                 self._next_internal += 1
         return keys
+
+
+def from_parameters(values: Mapping[str, Any]) -> TemporalFilter | None:
+    """The node's filter from its ``temporal_*`` parameters (config/lifter.yaml); None when
+    ``temporal_filter`` is false."""
+    if not values['temporal_filter']:
+        return None
+    part = lambda name: OneEuro(values[f'temporal_{name}_min_cutoff_hz'],  # noqa: E731
+                                values[f'temporal_{name}_beta'])
+    return TemporalFilter(TemporalConfig(
+        part('pose'), part('ray'), part('depth'), values['temporal_jump_m'],
+        values['temporal_jump_depth'], values['temporal_timeout_s'],
+        values['temporal_max_tracks'], values['temporal_associate'],
+        values['temporal_associate_gate_m']))

@@ -45,7 +45,7 @@ from ..core.markers import MarkerRegistry, MarkerStyle, delete_markers, skeleton
 from ..core.pipeline import Lifter
 from ..core.stamps import ACCEPT, StampGuard, Verdict
 from ..core.sync import LatestSlot, header_stamp_ns
-from ..core.temporal import OneEuro, TemporalConfig, TemporalFilter
+from ..core.temporal import TemporalFilter, from_parameters
 from ..core.undistort import CameraModel, UnknownDistortionModel, undistort_points
 from ..resources import default_model
 from . import convert, inputs, sources
@@ -205,7 +205,7 @@ class PoseLifterNode(LifecycleNode):
         self._slot = LatestSlot()
         self._stamps = StampGuard(JUMP_AHEAD_S, TIME_RESET_S)
         self._camera = None
-        self._temporal, self._temporal_counts = self._temporal_filter(s), {}
+        self._temporal, self._temporal_counts = from_parameters(dataclasses.asdict(s)), {}
         self._monitor = InputMonitor(time.monotonic(), s.use_camera_info)
         try:
             self._inputs = sources.Inputs(self, s, self._offer, self._monitor, self._skip)
@@ -220,18 +220,6 @@ class PoseLifterNode(LifecycleNode):
         self.get_logger().info(f'active: {self._inputs.topics} -> skeletons_3d, markers '
                                f'(camera_info sync: {self._inputs.sync})')
         return SUCCESS
-
-    @staticmethod
-    def _temporal_filter(s: Settings) -> TemporalFilter | None:
-        """The per-track filter of the temporal_* parameters (None: temporal_filter false)."""
-        if not s.temporal_filter:
-            return None
-        return TemporalFilter(TemporalConfig(
-            OneEuro(s.temporal_pose_min_cutoff_hz, s.temporal_pose_beta),
-            OneEuro(s.temporal_ray_min_cutoff_hz, s.temporal_ray_beta),
-            OneEuro(s.temporal_depth_min_cutoff_hz, s.temporal_depth_beta),
-            s.temporal_jump_m, s.temporal_jump_depth, s.temporal_timeout_s,
-            s.temporal_max_tracks, s.temporal_associate, s.temporal_associate_gate_m))
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop()
