@@ -20,7 +20,7 @@ T0 = 1_700_000_000 * 10**9
 
 
 def config(**changes) -> TemporalConfig:
-    base = TemporalConfig(OneEuro(1.0, 3.0), OneEuro(2.0, 5.0), OneEuro(0.2, 0.5),
+    base = TemporalConfig(OneEuro(1.0, 3.0), OneEuro(2.0, 5.0), OneEuro(0.5, 5.0),
                           jump_m=0.75, jump_depth=0.3, timeout_s=1.0, max_tracks=64,
                           associate=False, associate_gate_m=1.0)
     return dataclasses.replace(base, **changes)
