@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import InputContractError
+
 NS_PER_S = 1_000_000_000
 
 ACCEPT = 'accept'
@@ -59,12 +61,15 @@ class StampGuard:
     """The ordering rule of the module docstring. Not thread-safe (the node's worker owns it).
 
     ``check(stamp_ns, now_s)`` judges a frame (``now_s``: a monotonic clock, seconds);
-    ``accept(stamp_ns, now_s)`` records a frame that was then actually served.
+    ``accept(stamp_ns, now_s)`` records a frame that was then actually served. The limits are
+    the node's parameters ``stamp_jump_ahead_s`` and ``stamp_reset_back_s`` (seconds; their
+    defaults are in config/lifter.yaml).
     """
 
-    def __init__(self, jump_ahead_s: float = 0.5, reset_back_s: float = 1.0):
-        if jump_ahead_s <= 0 or reset_back_s <= 0:
-            raise ValueError('jump_ahead_s and reset_back_s must be > 0')
+    def __init__(self, jump_ahead_s: float, reset_back_s: float):
+        if not (jump_ahead_s > 0 and reset_back_s > 0):      # NaN too
+            raise InputContractError(f'jump_ahead_s and reset_back_s must be > 0, got '
+                                     f'{jump_ahead_s} and {reset_back_s}')
         self.jump_ahead_ns = int(jump_ahead_s * NS_PER_S)
         self.reset_back_ns = int(reset_back_s * NS_PER_S)
         self.reset()

@@ -52,11 +52,6 @@ from . import convert, inputs, sources
 from .params import NAMES, RUNTIME, Settings, check, descriptor, load_defaults, settings_problem
 
 OUTPUT_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-# Input stamp ordering (core/stamps.py): a stamp this much older than the last accepted one is a
-# time reset (bag loop, sim time restart), not a late message; one this much further ahead than
-# the time elapsed is a jump. Either is dropped (stamp_jump) unless the next frame confirms it.
-TIME_RESET_S = 1.0
-JUMP_AHEAD_S = 0.5
 # /diagnostics: how often the level is re-evaluated (a change is published at once; the full
 # report goes out every diagnostics_period_s).
 DIAGNOSTICS_CHECK_S = 0.1
@@ -89,12 +84,12 @@ class PoseLifterNode(LifecycleNode):
         self._monitor: InputMonitor | None = None
         self._diag_last: tuple[float, tuple] = (-float('inf'), ())
         self._camera: tuple[tuple, CameraModel] | None = None
-        self._stamps = StampGuard(JUMP_AHEAD_S, TIME_RESET_S)
         self._stamp_lock = threading.Lock()
         self._last_header = convert.Header()
         self._temporal: TemporalFilter | None = None
         self._temporal_counts: dict[str, int] = {}
         self._s = self.settings()
+        self._stamps = StampGuard(self._s.stamp_jump_ahead_s, self._s.stamp_reset_back_s)
         self._apply_parameters([])
 
     # ----------------------------------------------------------------- parameters
@@ -203,7 +198,8 @@ class PoseLifterNode(LifecycleNode):
             return result
         self.stats = NodeStats()
         self._slot = LatestSlot()
-        self._stamps = StampGuard(JUMP_AHEAD_S, TIME_RESET_S)
+        # input stamp order (core/stamps.py): the stamp_* parameters, read here
+        self._stamps = StampGuard(s.stamp_jump_ahead_s, s.stamp_reset_back_s)
         self._camera = None
         self._temporal, self._temporal_counts = from_parameters(dataclasses.asdict(s)), {}
         self._monitor = InputMonitor(time.monotonic(), s.use_camera_info)

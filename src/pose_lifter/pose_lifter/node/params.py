@@ -88,6 +88,13 @@ class Settings:
     sync_queue_size: int = _p('approximate-time sync queue per input', 1, 1000)
     sync_slop_s: float = _p('approximate-time sync: keypoints and camera_info match when '
                             'their stamps differ by strictly less than this (s)', 1.0e-6, 10.0)
+    stamp_jump_ahead_s: float = _p('an input stamp further ahead of the last served one than '
+                                   'the time elapsed plus this is a jump: skipped as '
+                                   'stamp_jump unless the next frame confirms it (s)',
+                                   1.0e-3, 3600.0)
+    stamp_reset_back_s: float = _p('an input stamp older than the last served one by at most '
+                                   'this is late (out_of_order); by more, a jump (stamp_jump '
+                                   'unless the next frame confirms it) (s)', 1.0e-3, 3600.0)
     publish_markers: bool = _p('publish visualization_msgs/MarkerArray on markers',
                                runtime=True)
     marker_bone_width: float = _p('bone line width (m)', 0.001, 1.0, runtime=True)
