@@ -1,8 +1,12 @@
 """``pose-lifter bag make | replay | score``: rosbag tools (docs/bags.md).
 
-Exit codes: 0 ok, 2 unusable input (missing/damaged bag, missing topics, bad options),
-1 the replay failed (node never came up, died, timed out), 130 interrupted. Every error is one
-clear line on stderr; a replay output bag is closed and readable whatever happened.
+Exit codes: 0 ok, 2 unusable input (missing/damaged bag, missing topics, bad options, a pose
+file or output path that cannot be used), 1 the replay failed (node never came up, died, timed
+out), 130 interrupted. Every such error is one clear line on stderr; a replay output bag is
+closed and readable whatever happened. Only the project's user errors
+(core.errors.PoseLifterInputError), bag errors (bag.io.BagError), rosbags' own reader/writer/
+serialisation errors and OS errors on files are reported that way: anything else is a bug and
+keeps its traceback.
 """
 from __future__ import annotations
 
@@ -16,8 +20,12 @@ from pathlib import Path
 
 from ..bag.node_process import param_assignments
 from ..core.backends import BACKENDS
-from ..core.poses import PoseFileError
+from ..core.errors import PoseLifterInputError
 from ..core.synth_keypoints import SYNTH_FORMATS
+
+
+class BagOptionError(PoseLifterInputError):
+    """A bag tool option out of its range or malformed."""
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -36,20 +44,17 @@ def run_make(args: argparse.Namespace) -> int:
 
     for name in ('drop_prob', 'low_conf_prob', 'corrupt_prob'):
         if not 0.0 <= getattr(args, name) <= 1.0:
-            raise ValueError(f'--{name.replace("_", "-")} must be in [0, 1]')
+            raise BagOptionError(f'--{name.replace("_", "-")} must be in [0, 1]')
     if args.persons < 1 or args.noise_px < 0:
-        raise ValueError('--persons must be >= 1 and --noise-px >= 0')
+        raise BagOptionError('--persons must be >= 1 and --noise-px >= 0')
     if len(args.distortion) > 5:
-        raise ValueError('--distortion takes at most 5 plumb_bob coefficients k1,k2,p1,p2,k3')
+        raise BagOptionError('--distortion takes at most 5 plumb_bob coefficients '
+                             'k1,k2,p1,p2,k3')
     subjects = [s for item in args.subjects or [] for s in item.split(',') if s]
     opts = SceneOptions(args.cameras, args.joint_format, args.noise_px, args.drop_prob,
                         args.low_conf_prob, args.persons, args.corrupt_prob, args.distortion,
                         args.seed)
-    try:
-        summary = make_bag(args.poses, args.out, opts, subjects or None, args.fps,
-                           args.max_frames)
-    except PoseFileError as exc:
-        raise ValueError(str(exc)) from None
+    summary = make_bag(args.poses, args.out, opts, subjects or None, args.fps, args.max_frames)
     print(json.dumps(summary))
     return 0
 
@@ -80,7 +85,8 @@ def run_replay(args: argparse.Namespace) -> int:
         skeletons_topic=args.skeletons_topic, markers_topic=args.markers_topic,
         diagnostics_topic=args.diagnostics_topic, timeout_s=args.timeout,
         startup_timeout_s=args.startup_timeout, drain_s=args.drain, max_gap_s=args.max_gap,
-        domain_id=args.domain_id, node_params=param_assignments(args.param, '--param'))
+        domain_id=args.domain_id,
+        node_params=param_assignments(args.param, '--param', BagOptionError))
     with _sigterm_as_interrupt():
         summary = replay(args.input, args.out, opts, log=lambda s: print(s, file=sys.stderr))
     print(json.dumps({k: summary[k] for k in ('output', 'status', 'published_frames',
@@ -129,20 +135,33 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rosbags.rosbag2 import ReaderError, WriterError
+    from rosbags.serde import SerdeError
+    from rosbags.typesys import TypesysError
+
     from ..bag.io import BagError
     from ..bag.replay import ReplayError
 
     try:
         return args.bag_func(args)
     except ReplayError as exc:
-        print(f'pose-lifter bag {args.bag_command}: error: {exc}', file=sys.stderr)
+        print(f'pose-lifter bag {args.bag_command}: error: {one_line(exc)}', file=sys.stderr)
         return 1
-    except (BagError, ValueError) as exc:
-        print(f'pose-lifter bag {args.bag_command}: error: {exc}', file=sys.stderr)
+    except (BagError, PoseLifterInputError) as exc:
+        print(f'pose-lifter bag {args.bag_command}: error: {one_line(exc)}', file=sys.stderr)
+        return 2
+    except (ReaderError, WriterError, SerdeError, TypesysError, OSError) as exc:
+        print(f'pose-lifter bag {args.bag_command}: error: {type(exc).__name__}: '
+              f'{one_line(exc)}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f'pose-lifter bag {args.bag_command}: interrupted', file=sys.stderr)
         return 130
+
+
+def one_line(exc: BaseException) -> str:
+    """An error message on one line (library messages may span several)."""
+    return ' '.join(str(exc).split())
 
 
 def add_parser(sub) -> None:
