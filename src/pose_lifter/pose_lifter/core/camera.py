@@ -63,18 +63,17 @@ def rotation_to_optical_axis(ray: np.ndarray) -> np.ndarray:
     the view of a virtual camera turned to look straight at the ray (a perspective-correct
     crop), which removes the off-centre perspective distortion of people near the image edge.
     """
-    r = ray / np.linalg.norm(ray, axis=-1, keepdims=True)
-    z = np.array([0.0, 0.0, 1.0])
-    axis = np.cross(r, z)                       # (N, 3), |axis| = sin(angle)
-    s = np.linalg.norm(axis, axis=-1)
-    c = r @ z
-    k = np.divide(axis, s[:, None], out=np.zeros_like(axis), where=s[:, None] > 1e-12)
-    kx = np.zeros(r.shape[:-1] + (3, 3))
-    kx[..., 0, 1], kx[..., 0, 2] = -k[..., 2], k[..., 1]
-    kx[..., 1, 0], kx[..., 1, 2] = k[..., 2], -k[..., 0]
-    kx[..., 2, 0], kx[..., 2, 1] = -k[..., 1], k[..., 0]
-    eye = np.eye(3)
-    return eye + s[..., None, None] * kx + (1 - c)[..., None, None] * (kx @ kx)
+    ray = np.asarray(ray, dtype=np.float64)
+    r = ray / np.sqrt((ray * ray).sum(axis=-1, keepdims=True))
+    x, y, c = r[..., 0], r[..., 1], r[..., 2]
+    # Rodrigues about the axis r x e_z = (y, -x, 0) / sin, in closed form (c = cos > -1)
+    if (c <= -1.0 + 1e-12).any():
+        raise ValueError('rotation_to_optical_axis: a ray points straight backwards')
+    f = 1.0 / (1.0 + c)
+    rows = (1.0 - x * x * f, -x * y * f, -x,
+            -x * y * f, 1.0 - y * y * f, -y,
+            x, y, c)
+    return np.stack(rows, axis=-1).reshape(r.shape[:-1] + (3, 3))
 
 
 def rotate_image_points(points: np.ndarray, R: np.ndarray) -> np.ndarray:
@@ -82,6 +81,6 @@ def rotate_image_points(points: np.ndarray, R: np.ndarray) -> np.ndarray:
 
     points: (N, J, 2) normalised coordinates; R: (N, 3, 3) -> (N, J, 2) in the rotated camera.
     """
-    rays = np.concatenate([points, np.ones(points.shape[:-1] + (1,))], axis=-1)
-    rotated = rays @ np.swapaxes(R, -1, -2)
+    # R @ (x, y, 1) for every point: (N, J, 2) @ (N, 2, 3) + the third column
+    rotated = points @ np.swapaxes(R[..., :2], -1, -2) + R[..., None, :, 2]
     return rotated[..., :2] / rotated[..., 2:3]

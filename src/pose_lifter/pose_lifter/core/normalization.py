@@ -18,6 +18,7 @@ on the optical axis it reprojects onto the normalised 2D.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -69,24 +70,30 @@ def normalise(points: np.ndarray, spec: NormalisationSpec = NormalisationSpec(),
     """
     points = np.asarray(points, dtype=np.float64)
     n = points.shape[0]
-    root = skeleton.index(spec.root)
-    chain = [skeleton.index(j) for j in spec.chain]
-    needed = np.isfinite(points[:, chain + [root]]).all(axis=(-1, -2))
-    root_xy = np.where(needed[:, None], points[:, root], 0.0)
-    ray = np.concatenate([root_xy, np.ones((n, 1))], axis=-1)
+    root, chain, needs, keep = _indices(spec.root, spec.chain, skeleton)
+    needed = np.isfinite(points[:, needs]).all(axis=(-1, -2))
+    ray = np.ones((n, 3))
+    ray[:, :2] = np.where(needed[:, None], points[:, root], 0.0)
     rotation = rotation_to_optical_axis(ray)
     virtual = rotate_image_points(points, rotation)
     virtual = virtual - virtual[:, root:root + 1]
     seg = virtual[:, chain[:-1]] - virtual[:, chain[1:]]
-    scale = spec.depth * np.linalg.norm(seg, axis=-1).sum(axis=-1)
+    scale = spec.depth * np.sqrt((seg * seg).sum(axis=-1)).sum(axis=-1)
     ok = needed & np.isfinite(scale) & (scale > 1e-9)
-    safe = np.where(ok, scale, 1.0)
-    inputs = virtual / safe[:, None, None]
-    inputs = np.where(np.isfinite(inputs), inputs, 0.0)
-    inputs[~ok] = 0.0
-    keep = [j for j in range(skeleton.num_joints) if j != root]
-    return Normalised(inputs=inputs[:, keep].astype(np.float32), scale=scale,
+    inputs = virtual[:, keep] / np.where(ok, scale, 1.0)[:, None, None]
+    inputs[~(np.isfinite(inputs) & ok[:, None, None])] = 0.0
+    return Normalised(inputs=inputs.astype(np.float32), scale=scale,
                       rotation=rotation, virtual=virtual, ok=ok)
+
+
+@lru_cache(maxsize=16)
+def _indices(root_name: str, chain_names: tuple[str, ...], skeleton: Skeleton
+             ) -> tuple[int, list[int], list[int], list[int]]:
+    """root, scale chain, the joints normalisation needs, and the non-root joints."""
+    root = skeleton.index(root_name)
+    chain = [skeleton.index(j) for j in chain_names]
+    keep = [j for j in range(skeleton.num_joints) if j != root]
+    return root, chain, chain + [root], keep
 
 
 def normalise_camera_points(points3d: np.ndarray, spec: NormalisationSpec = NormalisationSpec(),

@@ -69,7 +69,8 @@ def place(pose_units: np.ndarray, virtual: np.ndarray, rotation: np.ndarray, sca
     # 2D divided by scale, i.e. a root depth of k * depth_units / scale metres.
     fallback = k * depth_units / np.maximum(scale, 1e-9)
     z = root_depth(pose_m, virtual, fallback)
-    placed = pose_m + np.stack([np.zeros_like(z), np.zeros_like(z), z], axis=-1)[:, None]
+    placed = pose_m.copy()
+    placed[..., 2] += z[:, None]
     if anchor:
         placed = anchor_to_rays(placed, virtual)
     return placed @ rotation, k

@@ -86,13 +86,14 @@ def chain_length(points: np.ndarray, skeleton: Skeleton = H36M17) -> np.ndarray:
     """
     idx = skeleton.scale_chain_indices
     seg = points[..., idx[:-1], :] - points[..., idx[1:], :]
-    return np.linalg.norm(seg, axis=-1).sum(axis=-1)
+    return np.sqrt((seg * seg).sum(axis=-1)).sum(axis=-1)
 
 
 def bone_lengths(points: np.ndarray, skeleton: Skeleton = H36M17) -> np.ndarray:
     """(..., J, D) -> (..., J-1) lengths of the skeleton's bones (order of ``skeleton.bones``)."""
     b = skeleton.bones
-    return np.linalg.norm(points[..., b[:, 1], :] - points[..., b[:, 0], :], axis=-1)
+    d = points[..., b[:, 1], :] - points[..., b[:, 0], :]
+    return np.sqrt((d * d).sum(axis=-1))
 
 
 def flip_left_right(points: np.ndarray, skeleton: Skeleton = H36M17) -> np.ndarray:
