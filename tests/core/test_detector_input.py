@@ -96,3 +96,20 @@ def test_evaluation_on_noisy_coco_detections(tiny_model, demo_poses):
     # threshold 0: every lifted person passes, so 'all accepted' is the lifted share
     assert g['real_accepted_all'] == pytest.approx(noisy['lifted'] / noisy['views'])
     assert 0.9 < g['real_accepted_all'] < 1.0
+
+
+@pytest.mark.parametrize('occlude, hidden', [('legs', 4), ('right', 4)])
+def test_evaluation_with_occluded_joints(tiny_model, demo_poses, occlude, hidden):
+    poses = load_pose_file(demo_poses).subsample(2)
+    lifter = Lifter(create_backend(tiny_model, 'onnxruntime'), realism_threshold=0.0)
+    out = evaluate_pose_set(lifter, poses, joint_format='coco17', occlude=occlude,
+                            gating=False)
+    occ = out['occluded']
+    assert out['input']['occlude'] == occlude and len(occ['hidden_joints']) == hidden
+    assert out['lifted'] == out['views']           # 13 joints left: still lifted
+    assert 0 < occ['mpjpe_seen'] and 0 < occ['mpjpe_inferred']
+    assert occ['pa_mpjpe_seen_when_all_visible'] < out['metrics']['pa_mpjpe'] * 2
+    assert occ['ratio_to_all_visible'] == pytest.approx(
+        occ['pa_mpjpe_seen'] / occ['pa_mpjpe_seen_when_all_visible'])
+    with pytest.raises(ValueError, match='unknown occlusion'):
+        evaluate_pose_set(lifter, poses, occlude='arms')

@@ -67,6 +67,42 @@ def test_uncertainty_from_latent_samples(tiny_model):
     assert res.uncertainty.shape == (2, 17) and np.isfinite(res.uncertainty).all()
 
 
+def _calibrated(tmp_path, cal: dict):
+    contract = tiny_contract(threshold=0.3)
+    contract.uncertainty_calibration = cal
+    return create_backend(build_tiny_model(tmp_path / 'cal.onnx', contract))
+
+
+def test_calibrated_uncertainty_and_inferred_joints(tmp_path):
+    seen = [0.0] + [0.05] * 16
+    hidden = [0.0] + [0.2] * 16
+    bins = [{'min_inferred': k, 'persons': 100, 'seen_m': [r * (k + 1) for r in seen],
+             'inferred_m': [r * (k + 1) for r in hidden], 'depth_rel': 0.1 * (k + 1),
+             'lateral_rel': 0.01} for k in (0, 1, 3)]
+    lifter = Lifter(_calibrated(tmp_path, {'nominal': 0.9, 'bins': bins}))
+    _, px, K = walking_poses(3)
+    conf = np.ones((3, 17))
+    legs = [skeleton.H36M17.index(j) for j in ('r_knee', 'r_ankle', 'l_knee', 'l_ankle')]
+    conf[1, legs] = 0.0
+    res = lifter.lift(px[:3], K[:3], conf)
+    assert (res.status == 'ok').all()
+    assert not res.inferred[0].any() and res.inferred[1].tolist() == [
+        j in legs for j in range(17)]
+    np.testing.assert_allclose(res.uncertainty[0], seen)
+    # four inferred joints: the third bin, inferred joints with their own radius
+    np.testing.assert_allclose(res.uncertainty[1, legs], 0.8)
+    np.testing.assert_allclose(res.uncertainty[1, 7], 0.2)
+    root = res.joints3d[:, 0]
+    u = root[0] / np.linalg.norm(root[0])
+    assert np.sqrt(u @ res.root_covariance[0] @ u) == pytest.approx(0.1 * np.linalg.norm(root[0]))
+    assert np.sqrt(u @ res.root_covariance[1] @ u) > 2 * np.sqrt(u @ res.root_covariance[0] @ u)
+
+
+def test_invalid_uncertainty_calibration_is_a_contract_error(tmp_path):
+    with pytest.raises(ContractError, match='uncertainty_calibration.*recalibrate'):
+        Lifter(_calibrated(tmp_path, {'nominal': 0.9, 'bins': [{'min_inferred': 0}]}))
+
+
 def test_missing_and_corrupt_model_files(tmp_path):
     with pytest.raises(BackendError, match='not found'):
         create_backend(tmp_path / 'nope.onnx')

@@ -107,9 +107,18 @@ def test_result_to_msg():
     assert missing.status == 'too_few_joints' and not missing.plausible
     assert len(missing.joints) == 0 and len(missing.joint_uncertainty) == 0
     assert math.isnan(missing.realism)
+    assert list(ok.root_covariance) == [0.0] * 9 and list(ok.inferred_joints) == []
     result.uncertainty = None
     assert len(convert.result_to_msg(header(), ['t1', ''], result).skeletons[0]
                .joint_uncertainty) == 0
+    cov = np.zeros((2, 3, 3))
+    cov[0] = np.diag([0.01, 0.02, 0.5])
+    result.root_covariance = cov
+    result.inferred = np.zeros((2, 17), bool)
+    result.inferred[0, [2, 3]] = True
+    ok = round_trip(convert.result_to_msg(header(), ['t1', ''], result)).skeletons[0]
+    np.testing.assert_allclose(list(ok.root_covariance), cov[0].ravel())
+    assert list(ok.inferred_joints) == ['r_knee', 'r_ankle']
 
 
 def test_markers_to_msg():

@@ -7,6 +7,11 @@ contract of any exported model (no checkpoint needed: inference runs through the
 ONNX Runtime backend) with a threshold calibrated on the validation subjects as a
 ``joint_format`` detector with the given noise reports them, and records that noise in
 ``realism_calibration``. The graph and its ``content_hash`` stay the same.
+
+The same persons also calibrate the uncertainty (``core.uncertainty``): lifted through the
+runtime pipeline as they are and with their legs or one side hidden (``--occlude`` of
+``pose-lifter eval``), the 90 % radius of the root-relative error of every joint, seen and
+inferred, and the root's relative depth/lateral error go into ``uncertainty_calibration``.
 """
 from __future__ import annotations
 
@@ -17,9 +22,14 @@ import numpy as np
 import onnx
 
 from pose_lifter.core.backends import create_backend
+from pose_lifter.core.backends.base import Backend
+from pose_lifter.core.cameras import eval_views
 from pose_lifter.core.contract import METADATA_KEY, ModelContract
-from pose_lifter.core.detector_noise import DetectorNoise
-from pose_lifter.core.poses import PoseFileError
+from pose_lifter.core.detector_noise import DetectorNoise, synthesise_detections
+from pose_lifter.core.evaluation import OCCLUSIONS, occlude_inputs
+from pose_lifter.core.pipeline import Lifter
+from pose_lifter.core.poses import PoseFileError, PoseSet
+from pose_lifter.core.uncertainty import NOMINAL, UncertaintyCalibration, calibrate
 
 from .checkpoint import realism_rule
 from .export import detector_inputs
@@ -39,14 +49,47 @@ def calibrate_model(model_path: str | Path, data_path: str | Path, subjects: lis
     if len(inputs) == 0:
         raise PoseFileError('no liftable person to calibrate on (noise or drop too high?)')
     _, realism = backend.infer(inputs.reshape(len(inputs), -1))
-    backend.close()
     contract = backend.contract
+    contract.uncertainty_calibration = calibrate_uncertainty(
+        backend, poses, noise, joint_format, seed).to_dict()
+    contract.uncertainty_calibration.update(
+        {'joint_format': joint_format, 'noise': noise.to_dict(), 'subjects': list(subjects),
+         'occlusions': ['none'] + sorted(OCCLUSIONS)})
+    backend.close()
     contract.realism_threshold = float(np.percentile(realism, percentile))
     contract.realism_rule = realism_rule(percentile)
     contract.realism_calibration = {
         'joint_format': joint_format, 'noise': noise.to_dict(), 'subjects': list(subjects),
         'percentile': float(percentile), 'persons': int(len(inputs)),
         'data': Path(data_path).name}
+    write_contract(model_path, contract, out)
+    return contract
+
+
+def calibrate_uncertainty(backend: Backend, poses: PoseSet, noise: DetectorNoise,
+                          joint_format: str, seed: int = 0, nominal: float = NOMINAL
+                          ) -> UncertaintyCalibration:
+    """Radii from ``poses`` through the evaluation cameras as ``joint_format`` detections with
+    ``noise``: once as seen, once per occlusion (``OCCLUSIONS``), pooled."""
+    rng = np.random.default_rng(seed + 1)
+    lifter = Lifter(backend, anchor_to_rays=True)
+    cam3d, _, K = eval_views(poses.joints.astype(np.float64))
+    px, conf = synthesise_detections(cam3d, K, joint_format, noise, rng)
+    preds, gts, hidden = [], [], []
+    for occlude in [None] + sorted(OCCLUSIONS):
+        c = conf if occlude is None else occlude_inputs(conf, px.shape, occlude, joint_format)
+        parts = [lifter.lift(px[i:i + 4096], K[i:i + 4096], c[i:i + 4096], joint_format)
+                 for i in range(0, len(px), 4096)]
+        preds += [p.joints3d for p in parts]
+        hidden += [p.inferred for p in parts]
+        gts.append(cam3d)
+    return calibrate(np.concatenate(preds), np.concatenate(gts), np.concatenate(hidden),
+                     nominal)
+
+
+def write_contract(model_path: str | Path, contract: ModelContract,
+                   out: str | Path | None = None) -> None:
+    """Rewrite the contract in the model's metadata (graph unchanged) at ``out`` or in place."""
     proto = onnx.load(str(model_path))
     props = [(p.key, p.value) for p in proto.metadata_props if p.key != METADATA_KEY]
     del proto.metadata_props[:]
@@ -57,4 +100,3 @@ def calibrate_model(model_path: str | Path, data_path: str | Path, subjects: lis
     tmp = target.with_suffix(target.suffix + '.tmp')
     tmp.write_bytes(proto.SerializeToString())
     os.replace(tmp, target)
-    return contract

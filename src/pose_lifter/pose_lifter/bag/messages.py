@@ -71,6 +71,7 @@ def skeleton3d_array(ns: int, frame_id: str, ids: Sequence[str], joints: np.ndar
         people.append(skel(id=str(i), joints=[point(x=float(x), y=float(y), z=float(z))
                                               for x, y, z in pose],
                            joint_uncertainty=np.zeros(0, np.float32),
+                           root_covariance=np.zeros(9, np.float64), inferred_joints=[],
                            realism=1.0 if real else 0.0, plausible=real, status=status))
     return _t('pose_lifter_msgs/msg/Skeleton3DArray')(
         header=header(ns, frame_id), joint_format='h36m17', skeletons=people)

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..core.backends import create_backend
 from ..core.backends.baselines import BASELINES, BaselineBackend
 from ..core.detector_noise import DetectorNoise
-from ..core.evaluation import evaluate_pose_set
+from ..core.evaluation import OCCLUSIONS, evaluate_pose_set
 from ..core.pipeline import Lifter
 from ..core.poses import PoseFileError, load_pose_file
 from ..core.synth_keypoints import SYNTH_FORMATS
@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise CliError(str(exc)) from None
     result = evaluate_pose_set(lifter, poses, gating=not (args.no_gating or args.baseline),
-                               joint_format=args.joint_format, noise=noise, seed=args.seed)
+                               joint_format=args.joint_format, noise=noise, seed=args.seed,
+                               occlude=args.occlude)
     result['model'] = str(args.model)
     result['backend'] = lifter.backend.describe()
     result['data'] = {'file': str(args.data), 'subjects': args.subjects or 'all',
@@ -101,6 +102,9 @@ def add_parser(sub) -> None:
                    help='share of badly localised, low-confidence joints (3x noise)')
     p.add_argument('--min-confidence', type=float, default=0.0,
                    help='joints with a lower confidence count as missing')
+    p.add_argument('--occlude', choices=sorted(OCCLUSIONS),
+                   help='hide these joints of every person (legs: knees and ankles; right/'
+                        "left: that side's elbow, wrist, knee and ankle)")
     p.add_argument('--seed', type=int, default=0, help='seed of noise and corruptions')
     p.add_argument('--no-anchor', action='store_true',
                    help='score the raw network pose (no ray anchoring)')

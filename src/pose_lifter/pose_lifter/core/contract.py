@@ -35,6 +35,9 @@ class ModelContract:
     # the input the threshold was calibrated on: {'joint_format', 'noise' (DetectorNoise
     # fields), 'subjects', 'percentile'}; empty = exact H36M-17 projections
     realism_calibration: dict = field(default_factory=dict)
+    # per-joint 90 % radii (seen / inferred joints) and the root's relative depth/lateral error
+    # (core.uncertainty.UncertaintyCalibration.to_dict); empty = no calibrated uncertainty
+    uncertainty_calibration: dict = field(default_factory=dict)
     critic_views_deg: list[float] = field(default_factory=list)
     normalisation: NormalisationSpec = field(default_factory=NormalisationSpec)
     joint_format: str = H36M17.name

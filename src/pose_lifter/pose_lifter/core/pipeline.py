@@ -20,10 +20,12 @@ from .envelope import (
     out_of_range,
     outside_image,
 )
+from .contract import ContractError
 from .errors import InputContractError
 from .normalization import normalise
 from .placement import place
 from .skeleton import H36M17
+from .uncertainty import UncertaintyCalibration, joint_radii, root_covariance
 
 STATUS_OK = 'ok'
 STATUS_IMPLAUSIBLE = 'implausible'
@@ -41,7 +43,11 @@ class LiftResult:
     plausible: np.ndarray       # (N,) bool
     status: np.ndarray          # (N,) str
     valid_joints: np.ndarray    # (N,) number of input joints present (after adaptation)
-    uncertainty: np.ndarray | None = None  # (N, 17) metres, spread over latent samples
+    # (N, 17) metres: the calibrated radius holding 90 % of the true joints (contract's
+    # uncertainty_calibration), else the spread over latent samples; NaN when not lifted
+    uncertainty: np.ndarray | None = None
+    root_covariance: np.ndarray | None = None  # (N, 3, 3) m^2, camera frame; NaN: not lifted
+    inferred: np.ndarray | None = None  # (N, 17) bool: joint not in the input, predicted
 
     def __len__(self) -> int:
         return len(self.status)
@@ -75,6 +81,12 @@ class Lifter:
         self.min_confidence = float(min_confidence)
         self.envelope = envelope
         self._rng = np.random.default_rng(seed)
+        cal = self.contract.uncertainty_calibration
+        try:
+            self.calibration = UncertaintyCalibration.from_dict(cal) if cal else None
+        except ValueError as exc:
+            raise ContractError(f'model contract: {exc} (recalibrate the model with '
+                                'pose-lifter-train calibrate)') from None
 
     def lift(self, keypoints: np.ndarray, K: np.ndarray, confidence: np.ndarray | None = None,
              joint_format: str = 'h36m17', image_size=None,
@@ -109,6 +121,7 @@ class Lifter:
         liftable = norm.ok & (count >= self.min_valid_joints)
         result = _empty(n)
         result.valid_joints = count
+        result.inferred = ~valid
         if self.envelope is not None and size is not None:
             outside = self._outside(kp, image_points, confidence, size)
             result.status[outside] = STATUS_OUTSIDE_IMAGE
@@ -124,7 +137,13 @@ class Lifter:
         plausible = realism >= self.threshold
         result.plausible[idx] = plausible
         result.status[idx] = np.where(plausible, STATUS_OK, STATUS_IMPLAUSIBLE)
-        if self.uncertainty_samples > 0:
+        if self.calibration is not None:
+            result.uncertainty = np.full((n, H36M17.num_joints), np.nan)
+            result.uncertainty[idx] = joint_radii(self.calibration, result.inferred[idx])
+            result.root_covariance = np.full((n, 3, 3), np.nan)
+            result.root_covariance[idx] = root_covariance(self.calibration, joints[:, 0],
+                                                          result.inferred[idx])
+        elif self.uncertainty_samples > 0:
             result.uncertainty = np.full((n, H36M17.num_joints), np.nan)
             result.uncertainty[idx] = self._spread(x, norm, idx)
         if self.envelope is not None:
@@ -151,6 +170,8 @@ class Lifter:
         result.joints3d[far] = np.nan
         if result.uncertainty is not None:
             result.uncertainty[far] = np.nan
+        if result.root_covariance is not None:
+            result.root_covariance[far] = np.nan
 
     def _place(self, pose: np.ndarray, norm, idx: np.ndarray):
         """(M, 16, 3) body units -> (M, 17, 3) metres in the camera frame."""

@@ -26,6 +26,7 @@ from ..core.undistort import CameraModel
 from .inputs import BadInput, Frame2D, frame_from_arrays, select_persons  # noqa: F401
 
 OUTPUT_FORMAT = H36M17.name
+_NAMES = H36M17.joint_names
 
 
 def frame_from_msg(msg, max_persons: int) -> Frame2D:
@@ -115,7 +116,8 @@ def _f32(values: np.ndarray) -> array.array:
 
 def result_to_msg(header: Header, ids: Sequence[str], result: LiftResult) -> Skeleton3DArray:
     """LiftResult of N persons -> Skeleton3DArray; persons that were not lifted carry no
-    joints. joint_uncertainty is filled only when the result has it."""
+    joints. joint_uncertainty and root_covariance are filled only when the result has them;
+    inferred_joints names the lifted joints that were not in the input."""
     out = Skeleton3DArray(header=header, joint_format=OUTPUT_FORMAT)
     for n in range(len(result)):
         joints = result.joints3d[n]
@@ -126,6 +128,11 @@ def result_to_msg(header: Header, ids: Sequence[str], result: LiftResult) -> Ske
             skel.joints = points_msg(joints)
             if result.uncertainty is not None:
                 skel.joint_uncertainty = _f32(result.uncertainty[n])
+            if result.root_covariance is not None:
+                skel.root_covariance = array.array(
+                    'd', np.ascontiguousarray(result.root_covariance[n], np.float64).tobytes())
+            if result.inferred is not None and result.inferred[n].any():
+                skel.inferred_joints = [_NAMES[j] for j in np.flatnonzero(result.inferred[n])]
         out.skeletons.append(skel)
     return out
 
