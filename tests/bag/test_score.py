@@ -48,6 +48,7 @@ def fake_output(gt_bag, out, drop_every: int = 5, offset_m: float = 0.0,
                 for j, p in enumerate(s.joints)]
             people.append(types['pose_lifter_msgs/msg/Skeleton3D'](
                 id=s.id, joints=joints, joint_uncertainty=np.zeros(0, np.float32),
+                root_covariance=np.zeros(9), inferred_joints=[],
                 realism=0.9 if real else (np.nan if outside else 0.1), plausible=real,
                 status='ok' if real else ('outside_image' if outside else 'implausible')))
         msg = types['pose_lifter_msgs/msg/Skeleton3DArray'](header=gt.header,
