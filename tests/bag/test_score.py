@@ -311,3 +311,21 @@ def test_skeleton_panels_have_equal_axes_side_colours_and_a_telling_title(small_
     title = ax.get_title()
     assert '07_01' in title and 'camera_0_optical_frame' in title and '6.2 m' in title
     plt.close(fig)
+
+
+def test_uncertainty_calibration_of_published_radii():
+    from pose_lifter.bag.score import uncertainty_calibration
+    rng = np.random.default_rng(0)
+    radii = np.broadcast_to(np.linspace(20.0, 200.0, 16), (4000, 16))
+    # half-normal errors whose 90th percentile is the radius: calibrated by construction
+    err = np.abs(rng.normal(size=radii.shape)) * radii / 1.6449
+    inferred = np.zeros(radii.shape, bool)
+    inferred[:, -4:] = True
+    out = uncertainty_calibration(radii, err, inferred)
+    assert out['coverage'] == pytest.approx(0.9, abs=0.01)
+    assert out['coverage_inferred'] == pytest.approx(0.9, abs=0.02)
+    assert out['spearman'] > 0.4 and out['inferred_joints'] == 16000
+    for c in out['curve']:
+        assert c['error_p90_mm'] == pytest.approx(c['radius_mm'], rel=0.1)
+    over = uncertainty_calibration(radii * 3, err, inferred)
+    assert over['coverage'] > 0.99 and over['coverage_inferred'] > 0.99

@@ -74,6 +74,20 @@ FIXED = {
         '(placement jitter), mm/frame²', LOWER),
     ('accuracy', 'temporal', 'triplets'): ('frame triplets', 'consecutive-frame triplets the '
                                            'acceleration errors average over', NEUTRAL),
+    ('accuracy', 'uncertainty', 'coverage'): (
+        'uncertainty coverage', 'share of the true joints (root-aligned, root excluded) within '
+        'the radius the node published for them (joint_uncertainty, nominal 90 %); near 0.9 '
+        'when calibrated', NEUTRAL),
+    ('accuracy', 'uncertainty', 'spearman'): (
+        'uncertainty rank correlation', 'Spearman correlation of published radius and actual '
+        'error over every joint: does a larger radius mean a larger error', HIGHER),
+    ('accuracy', 'uncertainty', 'coverage_inferred'): (
+        'uncertainty coverage, inferred joints', 'the same coverage over the joints the node '
+        'named in inferred_joints', NEUTRAL),
+    ('accuracy', 'uncertainty', 'inferred_joints'): (
+        'inferred joints', 'joints of lifted real persons the node said it inferred', NEUTRAL),
+    ('accuracy', 'uncertainty', 'joints'): (
+        'joints with a radius', 'joints the uncertainty numbers average over', NEUTRAL),
     ('gating', 'threshold'): ('realism threshold', 'the node accepts a person as plausible '
                               'when realism >= threshold', NEUTRAL),
     ('gating', 'threshold_source'): ('threshold source', 'where the threshold was read: node '
@@ -122,6 +136,14 @@ BINNED = {
         'rel_p50': ('root error by distance, relative', 'median of root position error / '
                     'true depth in that bin', LOWER)},
 }
+# accuracy.uncertainty.curve.<k>: one bin of published radius (the report's calibration plot)
+CURVE = {
+    'radius_mm': ('calibration bin radius', 'mean published 90 % radius of the joints in that '
+                  'bin, mm', NEUTRAL),
+    'error_p90_mm': ('calibration bin error', '90th percentile of their actual error, mm; '
+                     'equal to the radius when calibrated', NEUTRAL),
+    'count': ('calibration bin joints', 'joints in that bin', NEUTRAL),
+}
 COMPARISON = ('comparison', "bag score --compare OUT2: this replay's acceleration errors, "
               'MPJPE, PA-MPJPE, median root error and latency p50/p99 (value), those of the '
               'other replay of the same input (other) and value / other - 1 (change_rel); '
@@ -137,6 +159,8 @@ def entry(path: tuple[str, ...]) -> tuple[str, str, str] | None:
     head = tuple(path[:2])
     if len(path) == 4 and head == ('gating', 'envelope'):
         return FIXED[head]
+    if len(path) == 5 and path[:3] == ('accuracy', 'uncertainty', 'curve'):
+        return CURVE.get(path[4])
     if len(path) == 4 and path[0] == 'accuracy' and path[1] in BINNED:
         return BINNED[path[1]].get(path[3])
     if len(path) == 3 and head in LABELLED:
@@ -158,7 +182,8 @@ def entry(path: tuple[str, ...]) -> tuple[str, str, str] | None:
 def lines() -> list[str]:
     """Markdown list items: every glossary entry once."""
     items = [*POSE.values(), *FIXED.values(), *STATS.values(),
-             *(e for table in BINNED.values() for e in table.values()), COMPARISON]
+             *(e for table in BINNED.values() for e in table.values()), *CURVE.values(),
+             COMPARISON]
     seen, out = set(), []
     for label, meaning, direction in items:
         if label not in seen:

@@ -64,6 +64,18 @@ def write_plots(result: dict, folder: Path) -> list[tuple[str, str]]:
         ax.set_ylabel('MPJPE (mm)')
         save(fig, 'by_visible_joints.png', 'MPJPE by number of visible input joints (persons '
              'above each bar)')
+    unc = acc.get('uncertainty')
+    if unc and unc.get('curve'):
+        fig, ax = plt.subplots(figsize=(5, 4))
+        radius = [c['radius_mm'] for c in unc['curve']]
+        ax.plot(radius, [c['error_p90_mm'] for c in unc['curve']], 'o-', label='observed')
+        top = max(max(radius), max(c['error_p90_mm'] for c in unc['curve']))
+        ax.plot([0, top], [0, top], 'k--', lw=1, label='calibrated')
+        ax.set_xlabel('published 90 % radius (mm)')
+        ax.set_ylabel('90th percentile of the actual error (mm)')
+        ax.legend()
+        save(fig, 'uncertainty.png', 'Uncertainty calibration: per bin of published radius, '
+             f'the 90th percentile of the error (coverage {100 * unc["coverage"]:.1f} %)')
     if acc.get('root_error_by_distance'):
         fig, ax = plt.subplots(figsize=(6, 3.5))
         items = list(acc['root_error_by_distance'].items())

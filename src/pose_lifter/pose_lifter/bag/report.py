@@ -148,6 +148,7 @@ COMPARISON_ROWS = {'accel_error_mm': ('acceleration error, root-aligned (mm/fram
                    'root_accel_error_mm': ('acceleration error, root (mm/frame²)', 1, 1),
                    'mpjpe': ('MPJPE (mm)', 1, 1), 'pa_mpjpe': ('PA-MPJPE (mm)', 1, 1),
                    'root_error_p50_m': ('root position error, median (m)', 1, 3),
+                   'uncertainty_coverage': ('coverage of the 90 % radii (%)', 100, 1),
                    'latency_p50_ms': ('latency p50 (ms)', 1, 2),
                    'latency_p99_ms': ('latency p99 (ms)', 1, 2)}
 
@@ -208,6 +209,16 @@ def sections(result: dict) -> list[tuple[str, list[str], list[list[str]], str]]:
             'Second difference of the prediction minus that of the truth over three '
             'consecutive frames of one track in one camera (gaps within 10 % of the '
             "track's usual gap), mean over joints and triplets."))
+    unc = acc.get('uncertainty')
+    if unc:
+        rows = [['coverage of the 90 % radii (%)', _f(unc['coverage'], 100)],
+                ['rank correlation radius / error', _f(unc['spearman'], 1, 2)],
+                ['coverage, inferred joints (%)', _f(unc['coverage_inferred'], 100)],
+                ['joints (inferred)', f'{unc["joints"]} ({unc["inferred_joints"]})']]
+        out.append(('Uncertainty', ['metric', 'value'], rows,
+                    'The node publishes per joint the radius that should hold the true joint '
+                    '90 % of the time (joint_uncertainty); scored on the root-aligned error '
+                    'of the lifted real persons, root excluded.'))
     if acc.get('by_visible_joints'):
         rows = [[k, str(v['count']), _f(v['mpjpe'])] for k, v in
                 sorted(acc['by_visible_joints'].items(), key=lambda kv: int(kv[0]))]

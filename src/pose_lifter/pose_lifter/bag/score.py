@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.evaluation import spearman
 from ..core.metrics import gating_metrics, per_joint_error, pose_metrics, roc_auc, root_align
 from ..core.skeleton import H36M17
 from .baselines import baseline_metrics, read_model, resolve_model
@@ -57,6 +58,7 @@ COMPARED = (('accel_error_mm', ('accuracy', 'temporal', 'accel_error_mm')),
             ('mpjpe', ('accuracy', 'metrics', 'mpjpe')),
             ('pa_mpjpe', ('accuracy', 'metrics', 'pa_mpjpe')),
             ('root_error_p50_m', ('accuracy', 'root_error_m', 'p50')),
+            ('uncertainty_coverage', ('accuracy', 'uncertainty', 'coverage')),
             ('latency_p50_ms', ('latency', 'ms', 'p50')),
             ('latency_p99_ms', ('latency', 'ms', 'p99')))
 
@@ -103,6 +105,10 @@ def accuracy(pred: PersonTable, gt: PersonTable, clip_names: dict[str, str],
                          zip(pred.stamp[lifted].tolist(), pred.id[lifted].tolist())], int)
         out['by_visible_joints'] = by_visible_joints(per_pose, seen)
     out['root_error_by_distance'] = by_distance(root_m, g_mm[:, 0, 2] / 1000.0)
+    radii = pred.uncertainty[lifted]
+    if np.isfinite(radii[:, 1:]).any():
+        out['uncertainty'] = uncertainty_calibration(radii[:, 1:] * 1000.0, err[:, 1:],
+                                                     pred.inferred[lifted][:, 1:])
     picks = np.argsort(per_pose)[np.unique(np.linspace(0, len(per_pose) - 1, EXAMPLES)
                                            .astype(int))]      # best to worst
     out['examples'] = {'pred_mm': root_align(p_mm[picks]), 'gt_mm': root_align(g_mm[picks]),
@@ -114,6 +120,26 @@ def accuracy(pred: PersonTable, gt: PersonTable, clip_names: dict[str, str],
     out['keys'] = list(zip(pred.stamp[lifted].tolist(), pred.id[lifted].tolist()))
     out['gt_mm'] = g_mm    # baselines are scored on these persons; not JSON
     return out
+
+
+def uncertainty_calibration(radii_mm: np.ndarray, err_mm: np.ndarray,
+                            inferred: np.ndarray, bins: int = 8) -> dict:
+    """How the published 90 % radii (M, J) hold against the actual root-aligned errors (M, J):
+    coverage, rank correlation, and per radius bin (quantiles of the radius) the mean radius
+    beside the observed 90th percentile of the error -- on the diagonal when calibrated."""
+    ok = np.isfinite(radii_mm) & np.isfinite(err_mm)
+    r, e = radii_mm[ok], err_mm[ok]
+    edges = np.unique(np.quantile(r, np.linspace(0, 1, bins + 1)))
+    which = np.clip(np.searchsorted(edges, r, side='right') - 1, 0, max(len(edges) - 2, 0))
+    curve = [{'radius_mm': float(r[which == k].mean()),
+              'error_p90_mm': float(np.quantile(e[which == k], 0.9)),
+              'count': int((which == k).sum())}
+             for k in range(max(len(edges) - 1, 1)) if (which == k).any()]
+    hidden = inferred & ok
+    return {'coverage': float((e <= r).mean()), 'spearman': spearman(r, e),
+            'coverage_inferred': (float((err_mm[hidden] <= radii_mm[hidden]).mean())
+                                  if hidden.any() else None),
+            'inferred_joints': int(hidden.sum()), 'joints': int(ok.sum()), 'curve': curve}
 
 
 def gating(pred: PersonTable, labels: np.ndarray,

@@ -21,6 +21,8 @@ class PersonTable:
     realism: np.ndarray     # (N,) float
     plausible: np.ndarray   # (N,) bool
     status: np.ndarray      # (N,) str
+    uncertainty: np.ndarray  # (N, 17) m, the published 90 % radii; NaN when not published
+    inferred: np.ndarray    # (N, 17) bool, joints the node says it inferred
 
     def __len__(self) -> int:
         return len(self.stamp)
@@ -51,12 +53,20 @@ def person_table(reader: BagReader, topic: str) -> PersonTable:
             cols['realism'].append(float(s.realism))
             cols['plausible'].append(bool(s.plausible))
             cols['status'].append(s.status)
+            radii = np.asarray(getattr(s, 'joint_uncertainty', ()), np.float64)
+            cols['uncertainty'].append(radii if radii.shape == (H36M17.num_joints,)
+                                       else np.full(H36M17.num_joints, np.nan))
+            names = set(getattr(s, 'inferred_joints', ()) or ())
+            cols['inferred'].append([n in names for n in H36M17.joint_names])
+    j = H36M17.num_joints
     return PersonTable(
         np.asarray(cols['stamp'], np.int64), np.asarray(cols['log'], np.int64),
         np.asarray(cols['frame_id'], dtype=str), np.asarray(cols['id'], dtype=str),
         np.asarray(cols['joints'], np.float64).reshape(-1, H36M17.num_joints, 3),
         np.asarray(cols['realism'], np.float64), np.asarray(cols['plausible'], bool),
-        np.asarray(cols['status'], dtype=str))
+        np.asarray(cols['status'], dtype=str),
+        np.asarray(cols['uncertainty'], np.float64).reshape(-1, j),
+        np.asarray(cols['inferred'], bool).reshape(-1, j))
 
 
 @dataclass
