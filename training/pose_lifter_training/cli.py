@@ -73,6 +73,27 @@ def _parser() -> argparse.ArgumentParser:
     en.add_argument('--member', nargs='+', required=True,
                     help='checkpoints (.pt) or exported models (.onnx), same contract')
     en.add_argument('--out', required=True, help='.onnx path')
+    di = sub.add_parser('distill', help='train one lifter to answer as an ensemble of lifters '
+                        "does (no 3D labels); export its best.pt like a fit run's")
+    di.add_argument('--init', required=True,
+                    help='checkpoint (.pt) the student starts from (its config, data, critic)')
+    di.add_argument('--member', nargs='+', required=True,
+                    help='the teacher: checkpoints (.pt) or exported models (.onnx)')
+    di.add_argument('--out', required=True, help='run directory (best.pt, last.pt, '
+                    'history.json)')
+    di.add_argument('--data', help="3D pose file (default: the init checkpoint's)")
+    di.add_argument('--epochs', type=int, default=20)
+    di.add_argument('--lr', type=float, default=3e-4)
+    di.add_argument('--batch', type=int, default=512)
+    di.add_argument('--seed', type=int, default=0)
+    di.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    di.add_argument('--noise-prob', type=float, default=0.5,
+                    help="share of the student's inputs with detector noise (the teacher "
+                    'sees the exact projection)')
+    di.add_argument('--coco-prob', type=float, default=0.5,
+                    help="share of the student's inputs as COCO-17 through the adapter")
+    di.add_argument('--occlusion', type=float, default=0.2,
+                    help="share of the student's inputs with the legs or one side hidden")
     ca = sub.add_parser('calibrate', help="recalibrate an exported model's realism threshold "
                         'for detector-like input (rewrites its contract)')
     ca.add_argument('--model', required=True, help='exported .onnx (rewritten unless --out)')
@@ -182,6 +203,23 @@ def _ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
+def _distill(args: argparse.Namespace) -> int:
+    from .distill import distill
+    for name in ('noise_prob', 'coco_prob', 'occlusion'):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            raise ConfigError(f'--{name.replace("_", "-")} must be in [0, 1]')
+    if args.epochs < 1:
+        raise ConfigError('--epochs must be >= 1')
+    best = distill(args.init, args.member, args.out, epochs=args.epochs, lr=args.lr,
+                   batch=args.batch, seed=args.seed, data_path=args.data,
+                   threads=args.threads, noise_prob=args.noise_prob, coco_prob=args.coco_prob,
+                   occlusion=args.occlusion)
+    print(f'{args.out}/best.pt: epoch {best["epoch"]}, validation N-MPJPE '
+          f'{best["n_mpjpe"]:.1f} mm, PA-MPJPE {best["pa_mpjpe"]:.1f} mm; now run: '
+          f'pose-lifter-train export --checkpoint {args.out}/best.pt --out MODEL.onnx')
+    return 0
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     from pose_lifter.core.backends import create_backend
     from pose_lifter.core.detector_noise import DetectorNoise
@@ -237,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         return convert_bvh(args)       # reports its own errors (one line per bad file)
     try:
         return {'fit': _fit, 'evaluate': _evaluate, 'export': _export,
-                'check': _check, 'calibrate': _calibrate,
+                'check': _check, 'calibrate': _calibrate, 'distill': _distill,
                 'ensemble': _ensemble}[args.command](args)
     except EXPECTED as exc:
         print(f'error: {exc}', file=sys.stderr)

@@ -1,0 +1,96 @@
+"""pose-lifter-train distill: one lifter that answers as the ensemble does."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from training_synthetic import tiny_config
+
+from pose_lifter.core.backends import create_backend
+from pose_lifter_training.adapt import lifting_model
+from pose_lifter_training.checkpoint import load_checkpoint, restore, save_checkpoint
+from pose_lifter_training.cli import main
+from pose_lifter_training.data import build_eval_set, load_splits
+from pose_lifter_training.distill import Teacher, occlusion_mask, paired_rows
+from pose_lifter_training.train import fit
+
+
+@pytest.fixture(scope='module')
+def members(tmp_path_factory, pose_file):
+    out = []
+    for seed in (1, 2):
+        run = tmp_path_factory.mktemp(f'teacher{seed}')
+        fit(tiny_config(pose_file, extra=['train.epochs=2', f'train.seed={seed}']), run)
+        out.append(run / 'best.pt')
+    return out
+
+
+def _gap(generator, teacher, x: torch.Tensor) -> float:
+    with torch.no_grad():
+        pose = generator.eval()(x.reshape(len(x), -1, 2), torch.zeros(len(x), teacher.latent))
+        return float((pose[0] - teacher(x)).abs().mean())
+
+
+def test_student_moves_to_the_teacher(tmp_path, members, pose_file, capsys):
+    # a student that starts far from the teacher: member 0 with its output shifted
+    ckpt = load_checkpoint(members[0])
+    ckpt['generator'] = dict(ckpt['generator'])
+    ckpt['generator']['decoder.out.bias'] = ckpt['generator']['decoder.out.bias'] + 0.1
+    save_checkpoint(tmp_path / 'init.pt', {k: v for k, v in ckpt.items() if k != 'format'})
+    out = tmp_path / 'student'
+    assert main(['distill', '--init', str(tmp_path / 'init.pt'), '--member', *map(str, members),
+                 '--out', str(out), '--epochs', '12', '--lr', '3e-3', '--batch', '16',
+                 '--data', str(pose_file)]) == 0
+    assert 'validation N-MPJPE' in capsys.readouterr().out
+    history = json.loads((out / 'history.json').read_text())
+    assert [h['epoch'] for h in history] == list(range(1, 13))
+    cfg, student, _, contract = restore(load_checkpoint(out / 'last.pt'))
+    assert contract.training['distill']['noise_prob'] == 0.5
+    assert len(contract.training['distilled_from']) == 2
+    val = build_eval_set(load_splits(cfg.data, str(pose_file)).val)
+    x = torch.as_tensor(val.inputs.reshape(len(val.inputs), -1), dtype=torch.float32)
+    teacher = Teacher(members)
+    init = lifting_model(tmp_path / 'init.pt').generator
+    assert _gap(student, teacher, x) < 0.7 * _gap(init, teacher, x)
+    # the student exports like any fit run
+    assert main(['export', '--checkpoint', str(out / 'best.pt'), '--out',
+                 str(tmp_path / 's.onnx')]) == 0
+    assert create_backend(tmp_path / 's.onnx').infer(np.zeros((2, 32), np.float32))[0].shape \
+        == (2, 16, 3)
+
+
+def test_pairs_carry_the_teacher_pose_into_the_student_frame(pose_file):
+    from dataclasses import replace
+
+    from pose_lifter_training.data import TrainData
+    cfg = tiny_config(pose_file)
+    data = TrainData(load_splits(cfg.data).train, cfg.data)
+    exact = replace(cfg.data, noise_prob=0.0, coco_prob=0.0, missing_prob=0.0)
+    clean, student, carry = paired_rows(TrainData(load_splits(cfg.data).train, exact),
+                                        np.random.default_rng(0), exact, 0.0)
+    # without noise, drops or occlusion the student sees what the teacher sees
+    np.testing.assert_allclose(student, clean, atol=1e-6)
+    np.testing.assert_allclose(carry[:, 9], 1.0, atol=1e-9)
+    noisy = replace(cfg.data, noise_prob=1.0, coco_prob=1.0, noise_px_max=8.0)
+    clean, student, carry = paired_rows(data, np.random.default_rng(1), noisy, 0.5)
+    assert np.abs(student - clean)[student != 0].mean() > 1e-4
+    rot = carry[:, :9].reshape(-1, 3, 3)
+    np.testing.assert_allclose(rot @ np.swapaxes(rot, 1, 2), np.broadcast_to(
+        np.eye(3), rot.shape), atol=1e-6)
+
+
+def test_occlusion_masks_hide_legs_or_one_side():
+    mask = occlusion_mask(3000, 1.0, np.random.default_rng(0))
+    hidden = (~mask).sum(axis=1)
+    assert (hidden == 4).all()
+    assert occlusion_mask(100, 0.0, np.random.default_rng(0)).all()
+
+
+@pytest.mark.parametrize('extra, message', [(['--noise-prob', '2'], 'noise-prob'),
+                                            (['--epochs', '0'], 'epochs')])
+def test_distill_bad_options_are_one_line(tmp_path, members, extra, message, capsys):
+    assert main(['distill', '--init', str(members[0]), '--member', str(members[1]),
+                 '--out', str(tmp_path / 'x'), *extra]) == 2
+    assert message in capsys.readouterr().err

@@ -1,0 +1,198 @@
+"""Distil an ensemble of lifters into one lifter of the members' size.
+
+The shipped ensemble is more accurate than any of its members (the seeds' errors differ), but
+it costs one encoder + decoder per member at every frame. A student -- initialised from one
+member checkpoint, critic kept -- learns to give the ensemble's mean pose (latent mean) on
+fresh training views each epoch (the members' own training input distribution, augmentation
+included): an L1 loss in body units between the student's pose and the teacher's. No 3D ground
+truth is used; validation (3D) only selects the epoch and is logged.
+
+    pose-lifter-train distill --init runs/base20-s3/best.pt \\
+        --member models/single.onnx runs/base20-s3/best.pt ... --out runs/distill
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from pose_lifter.core.cameras import random_views
+from pose_lifter.core.normalization import NormalisationSpec, normalise_camera_points
+from pose_lifter.core.skeleton import H36M17, Skeleton
+
+from .adapt import lifting_model
+from .checkpoint import build_contract, load_checkpoint, restore, save_checkpoint
+from .config import DataConfig
+from .data import (
+    TrainData,
+    bone_sum_m,
+    build_eval_set,
+    detector_view,
+    flip_rows,
+    load_splits,
+    missing_mask,
+)
+from .evaluate import validate
+from .models import build_lifting_model
+from .train import data_info
+
+LEGS = ('r_knee', 'r_ankle', 'l_knee', 'l_ankle')
+SIDES = {'r': ('r_elbow', 'r_wrist', 'r_knee', 'r_ankle'),
+         'l': ('l_elbow', 'l_wrist', 'l_knee', 'l_ankle')}
+
+
+class Teacher(torch.nn.Module):
+    """Mean pose of the members at the latent mean: (N, 2(J-1)) -> (N, J-1, 3)."""
+
+    def __init__(self, paths: list[str | Path]):
+        super().__init__()
+        self.members = torch.nn.ModuleList(lifting_model(p).generator.eval() for p in paths)
+        self.latent = self.members[0].encoder.mu.out_features
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x2 = x.reshape(x.shape[0], -1, 2)
+        z = torch.zeros(x.shape[0], self.latent)
+        return torch.stack([m(x2, z)[0] for m in self.members]).mean(dim=0)
+
+
+def occlusion_mask(n: int, prob: float, rng: np.random.Generator,
+                   skeleton: Skeleton = H36M17) -> np.ndarray:
+    """(N, J-1) bool visibility: a share ``prob`` of rows loses its legs (knees, ankles: the
+    upper body behind a car) or, as often, one side's elbow, wrist, knee and ankle."""
+    mask = np.ones((n, skeleton.num_joints - 1), dtype=bool)
+    col = {name: k for k, name in enumerate(np.asarray(skeleton.joint_names)[skeleton.non_root])}
+    rows = np.flatnonzero(rng.random(n) < prob)
+    kinds = rng.integers(0, 3, len(rows))   # 0: legs, 1: right side, 2: left side
+    for kind, names in enumerate((LEGS, SIDES['r'], SIDES['l'])):
+        mask[np.ix_(rows[kinds == kind], [col[j] for j in names])] = False
+    return mask
+
+
+def paired_rows(data: TrainData, rng: np.random.Generator, noisy: DataConfig,
+                occlusion: float, spec: NormalisationSpec = NormalisationSpec(),
+                skeleton: Skeleton = H36M17) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One epoch of (teacher input, student input) pairs of the same camera views.
+
+    The teacher sees the exact projection of every pose; the student the same view as a
+    detector reports it (``noisy``: detector noise, COCO-17 through the adapter) with
+    augmentation and ``occlusion`` masks; a share ``flip_prob`` of the pairs is mirrored
+    (both inputs: the teacher answers the mirrored pose itself -- it is far from
+    mirror-equivariant, and mirroring its answer instead cost 4 mm N-MPJPE). Returns teacher
+    inputs (N, J-1, 2), student inputs (N, J-1, 2) (0 = missing) and (N, 10): the rotation
+    (3 x 3, row-major) and the scale ratio that carry a pose from the teacher's virtual frame
+    and units into the student's.
+    """
+    cfg = data.cfg
+    cam, K = random_views(data.joints, rng, distance=tuple(cfg.distance_m),
+                          height=tuple(cfg.height_m), focal=tuple(cfg.focal_px))
+    clean, _ = normalise_camera_points(cam, spec, skeleton)
+    seen, _ = detector_view(cam, K, noisy, rng, spec, skeleton)
+    ok = clean.ok & seen.ok
+    # rel_seen_virtual = rel_clean_virtual @ (R_clean R_seen^T); units scale by s_c / s_s
+    carry = clean.rotation[ok] @ np.swapaxes(seen.rotation[ok], -1, -2)
+    ratio = clean.scale[ok] / seen.scale[ok]
+    student = seen.inputs[ok]
+    visible = missing_mask(len(student), cfg.missing_prob, cfg.missing_max, rng, skeleton) & \
+        occlusion_mask(len(student), occlusion, rng, skeleton) & (student != 0).any(-1)
+    flip = rng.random(len(student)) < cfg.flip_prob
+    mirror = np.array([-1.0, 1.0, 1.0])
+    carry[flip] *= np.outer(mirror, mirror)   # the same rotation seen in the mirror
+    return (flip_rows(clean.inputs[ok], flip, skeleton).astype(np.float32),
+            flip_rows(student * visible[..., None], flip, skeleton).astype(np.float32),
+            np.concatenate([carry.reshape(len(carry), 9), ratio[:, None]], 1).astype(np.float32))
+
+
+def epoch_targets(teacher: Teacher, data: TrainData, rng: np.random.Generator,
+                  noisy: DataConfig, occlusion: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Student inputs (N, 2(J-1)) and the teacher's poses for them (N, J-1, 3), in the
+    student's frame and units."""
+    clean, student, carry = paired_rows(data, rng, noisy, occlusion)
+    x = torch.from_numpy(clean).reshape(len(clean), -1)
+    target = torch.cat([teacher(x[s:s + 8192]) for s in range(0, len(x), 8192)]).numpy()
+    target = (target @ carry[:, :9].reshape(-1, 3, 3)) * carry[:, 9:, None]
+    return (torch.from_numpy(student).reshape(len(student), -1),
+            torch.from_numpy(target.astype(np.float32)))
+
+
+def distill(init: str, members: list[str], out: str | Path, epochs: int = 10,
+            lr: float = 3e-4, batch: int = 512, seed: int = 0, data_path: str | None = None,
+            threads: int | None = None, noise_prob: float = 0.0, coco_prob: float = 0.0,
+            occlusion: float = 0.0) -> dict[str, Any]:
+    """Train the student; writes ``out``/best.pt (lowest validation N-MPJPE), last.pt and
+    history.json. Returns the best epoch's validation metrics.
+
+    ``noise_prob``/``coco_prob``: share of the student's inputs with detector noise / as
+    COCO-17 keypoints (the teacher always sees the exact projection: the student learns to
+    answer noisy detections as the ensemble answers clean ones); ``occlusion``: share with legs
+    or one side's limbs missing (``occlusion_mask``)."""
+    if threads:
+        torch.set_num_threads(threads)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = load_checkpoint(init)
+    cfg, generator, critic, _ = restore(ckpt)
+    if data_path:
+        cfg.data.path = data_path
+    splits = load_splits(cfg.data)
+    data = TrainData(splits.train, cfg.data)
+    val = build_eval_set(splits.val)
+    bone = bone_sum_m(splits.train)
+    teacher = Teacher(members).eval()
+    noisy = replace(cfg.data, noise_prob=noise_prob, coco_prob=coco_prob)
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(generator.parameters(), lr)
+    history, best = [], math.inf
+    for epoch in range(1, epochs + 1):
+        t0 = time.time()
+        inputs, targets = epoch_targets(teacher, data, rng, noisy, occlusion)
+        order = torch.randperm(len(inputs))
+        generator.train()
+        total, steps = 0.0, 0
+        for start in tqdm(range(0, len(inputs), batch), desc=f'distill {epoch}/{epochs}',
+                          leave=False):
+            for group in opt.param_groups:   # cosine over the whole run
+                step = (epoch - 1) * len(inputs) + start
+                group['lr'] = lr * 0.5 * (1 + math.cos(math.pi * step / (epochs * len(inputs))))
+            rows = order[start:start + batch]
+            x, target = inputs[rows], targets[rows]
+            pose, _, _ = generator(x.reshape(len(x), -1, 2),
+                                   torch.zeros(len(x), cfg.model.latent))
+            loss = (pose - target).abs().mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total, steps = total + loss.item(), steps + 1
+        generator.eval()
+        model = build_lifting_model(generator, critic, cfg.model, cfg.loss).eval()
+        metrics = validate(model, val, bone, cfg.train.realism_percentile)
+        metrics.pop('pjpe_hist', None)
+        metrics.update(epoch=epoch, loss=total / max(steps, 1), seconds=time.time() - t0)
+        history.append(metrics)
+        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
+                          for k, v in metrics.items()}), flush=True)
+        contract = build_contract(cfg, bone, metrics['realism_threshold'], {
+            'config': cfg.to_dict(), 'data': data_info(cfg, splits), 'epoch': epoch,
+            'select_metric': 'n_mpjpe',
+            'val_metrics': metrics, 'distilled_from': [str(m) for m in members],
+            'distill': {'init': str(init), 'noise_prob': noise_prob, 'coco_prob': coco_prob,
+                        'occlusion': occlusion, 'epochs': epochs, 'lr': lr, 'seed': seed}})
+        state = {**{k: v for k, v in ckpt.items() if k not in ('opt_g', 'opt_c')},
+                 'epoch': epoch, 'config': cfg.to_dict(), 'contract': contract.to_json(),
+                 'generator': generator.state_dict(), 'generator_raw': None,
+                 'critic': critic.state_dict(), 'opt_g': opt.state_dict(), 'opt_c': {},
+                 'history': history, 'bone_sum_m': bone}
+        save_checkpoint(out / 'last.pt', state)
+        if metrics['n_mpjpe'] < best:
+            best = metrics['n_mpjpe']
+            save_checkpoint(out / 'best.pt', state)
+        (out / 'history.json').write_text(json.dumps(history, indent=1))
+    return min(history, key=lambda m: m['n_mpjpe'])
