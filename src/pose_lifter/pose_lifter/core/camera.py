@@ -48,12 +48,12 @@ def pixels_to_normalized(pixels: np.ndarray, K: np.ndarray) -> np.ndarray:
 
     pixels: (N, J, 2); K: (3, 3) or (N, 3, 3) -> (N, J, 2).
     """
-    K = np.broadcast_to(np.asarray(K, dtype=np.float64), pixels.shape[:-2] + (3, 3))
-    fx, fy = K[..., None, 0, 0], K[..., None, 1, 1]
-    cx, cy, skew = K[..., None, 0, 2], K[..., None, 1, 2], K[..., None, 0, 1]
-    y = (pixels[..., 1] - cy) / fy
-    x = (pixels[..., 0] - cx - skew * y) / fx
-    return np.stack([x, y], axis=-1)
+    K = np.asarray(K, dtype=np.float64)
+    k = K.reshape(-1, 9)[:, :, None] if K.ndim == 3 else K.reshape(1, 9, 1)  # (N|1, 9, 1)
+    out = np.empty(pixels.shape)
+    out[..., 1] = (pixels[..., 1] - k[:, 5]) / k[:, 4]
+    out[..., 0] = (pixels[..., 0] - k[:, 2] - k[:, 1] * out[..., 1]) / k[:, 0]
+    return out
 
 
 def rotation_to_optical_axis(ray: np.ndarray) -> np.ndarray:

@@ -169,8 +169,8 @@ def root_covariance(cal: UncertaintyCalibration, root: np.ndarray,
     lateral = np.asarray([b.lateral_rel for b in cal.bins])[k]
     dist = np.sqrt((root ** 2).sum(axis=-1))
     u = root / np.maximum(dist, 1e-9)[:, None]
-    along = np.einsum('ni,nj->nij', u, u)
-    across = np.eye(3)[None] - along
+    along = u[:, :, None] * u[:, None, :]
+    across = np.eye(3) - along
     return ((depth * dist) ** 2)[:, None, None] * along + \
         ((lateral * dist) ** 2)[:, None, None] * across
 
