@@ -94,3 +94,13 @@ def test_distill_bad_options_are_one_line(tmp_path, members, extra, message, cap
     assert main(['distill', '--init', str(members[0]), '--member', str(members[1]),
                  '--out', str(tmp_path / 'x'), *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_exported_ensemble_is_a_whole_teacher(tmp_path, members):
+    from pose_lifter_training.distill import members_of
+    from pose_lifter_training.ensemble import export_ensemble
+    export_ensemble(members, tmp_path / 'ens.onnx')
+    assert members_of(tmp_path / 'ens.onnx') == 2 and members_of(members[0]) == 1
+    x = torch.as_tensor(np.random.default_rng(0).normal(0, 0.05, (9, 32)), dtype=torch.float32)
+    np.testing.assert_allclose(Teacher([tmp_path / 'ens.onnx'])(x).numpy(),
+                               Teacher(members)(x).numpy(), atol=1e-5)

@@ -98,14 +98,15 @@ def _infer_model(state: dict[str, Any], contract: ModelContract) -> dict[str, An
             'critic_views': len(contract.critic_views_deg)}
 
 
-def read_init(path: str | Path) -> InitModel:
-    """A checkpoint (.pt) or an exported model (.onnx) -> InitModel. Raises CheckpointError."""
+def read_init(path: str | Path, member: int = 0) -> InitModel:
+    """A checkpoint (.pt) or an exported model (.onnx; of an ensemble, its ``member``) ->
+    InitModel. Raises CheckpointError."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f'init model not found: {path}')
     known = {f.name for f in fields(ModelConfig)}
     if path.suffix == '.onnx':
-        state, contract = onnx_state(path)
+        state, contract = onnx_state(path, member)
         cfg = contract.training.get('config', {}) if isinstance(contract.training, dict) else {}
         model = {k: v for k, v in (cfg.get('model') or {}).items() if k in known} or \
             _infer_model(state, contract)
@@ -197,8 +198,9 @@ def add_unlabelled(run) -> None:
     run.data_info['extra_2d_rows'] = len(td.extra)
 
 
-def lifting_model(path: str | Path):
-    """An inference LiftingModel (eval mode, CPU) from a checkpoint or an exported model."""
+def lifting_model(path: str | Path, member: int = 0):
+    """An inference LiftingModel (eval mode, CPU) from a checkpoint or an exported model (of
+    an exported ensemble, its ``member``)."""
     from .checkpoint import restore
     from .config import LossConfig
     from .models import build_lifting_model, build_networks
@@ -206,10 +208,10 @@ def lifting_model(path: str | Path):
     if path.suffix != '.onnx':
         cfg, generator, critic, _ = restore(load_checkpoint(path))
         return build_lifting_model(generator, critic, cfg.model, cfg.loss).eval()
-    init = read_init(path)
+    init = read_init(path, member)
     model_cfg = ModelConfig(**init.model)
     loss = LossConfig()
-    _, contract = onnx_state(path)
+    _, contract = onnx_state(path, member)
     saved = (contract.training.get('config') or {}).get('loss', {})
     loss.renormalise_views = bool(saved.get('renormalise_views', loss.renormalise_views))
     generator, critic = build_networks(model_cfg)

@@ -8,7 +8,10 @@ included): an L1 loss in body units between the student's pose and the teacher's
 truth is used; validation (3D) only selects the epoch and is logged.
 
     pose-lifter-train distill --init runs/base20-s3/best.pt \\
-        --member models/single.onnx runs/base20-s3/best.pt ... --out runs/distill
+        --member models/ensemble.onnx --out runs/distill
+
+An exported ensemble (``pose-lifter-train ensemble``) is a whole teacher: every member of it
+teaches; checkpoints and single exported models teach as one member each.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from pose_lifter.core.cameras import random_views
 from pose_lifter.core.normalization import NormalisationSpec, normalise_camera_points
 from pose_lifter.core.skeleton import H36M17, Skeleton
 
-from .adapt import lifting_model
+from .adapt import lifting_model, onnx_state
 from .checkpoint import build_contract, load_checkpoint, restore, save_checkpoint
 from .config import DataConfig
 from .data import (
@@ -48,12 +51,20 @@ SIDES = {'r': ('r_elbow', 'r_wrist', 'r_knee', 'r_ankle'),
          'l': ('l_elbow', 'l_wrist', 'l_knee', 'l_ankle')}
 
 
+def members_of(path: str | Path) -> int:
+    """How many lifters a file holds: the members of an exported ensemble, else 1."""
+    if Path(path).suffix != '.onnx':
+        return 1
+    return max(1, len(onnx_state(path)[1].training.get('ensemble') or []))
+
+
 class Teacher(torch.nn.Module):
     """Mean pose of the members at the latent mean: (N, 2(J-1)) -> (N, J-1, 3)."""
 
     def __init__(self, paths: list[str | Path]):
         super().__init__()
-        self.members = torch.nn.ModuleList(lifting_model(p).generator.eval() for p in paths)
+        self.members = torch.nn.ModuleList(
+            lifting_model(p, k).generator.eval() for p in paths for k in range(members_of(p)))
         self.latent = self.members[0].encoder.mu.out_features
 
     @torch.no_grad()
