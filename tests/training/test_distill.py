@@ -104,3 +104,13 @@ def test_an_exported_ensemble_is_a_whole_teacher(tmp_path, members):
     x = torch.as_tensor(np.random.default_rng(0).normal(0, 0.05, (9, 32)), dtype=torch.float32)
     np.testing.assert_allclose(Teacher([tmp_path / 'ens.onnx'])(x).numpy(),
                                Teacher(members)(x).numpy(), atol=1e-5)
+
+
+def test_distill_from_an_exported_model(tmp_path, members, pose_file):
+    assert main(['export', '--checkpoint', str(members[0]), '--out',
+                 str(tmp_path / 'init.onnx')]) == 0
+    assert main(['distill', '--init', str(tmp_path / 'init.onnx'), '--member', str(members[1]),
+                 '--out', str(tmp_path / 'st'), '--epochs', '1', '--data', str(pose_file)]) == 0
+    assert (tmp_path / 'st' / 'best.pt').is_file()
+    assert main(['export', '--checkpoint', str(tmp_path / 'st' / 'best.pt'), '--out',
+                 str(tmp_path / 'st.onnx')]) == 0

@@ -76,7 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     di = sub.add_parser('distill', help='train one lifter to answer as an ensemble of lifters '
                         "does (no 3D labels); export its best.pt like a fit run's")
     di.add_argument('--init', required=True,
-                    help='checkpoint (.pt) the student starts from (its config, data, critic)')
+                    help='checkpoint (.pt) or exported model (.onnx, e.g. models/default.onnx) '
+                    'the student starts from (its config, data, critic)')
     di.add_argument('--member', nargs='+', required=True,
                     help='the teacher: checkpoints (.pt) or exported models (.onnx)')
     di.add_argument('--out', required=True, help='run directory (best.pt, last.pt, '

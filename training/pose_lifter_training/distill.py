@@ -31,8 +31,14 @@ from pose_lifter.core.normalization import NormalisationSpec, normalise_camera_p
 from pose_lifter.core.skeleton import H36M17, Skeleton
 
 from .adapt import lifting_model, onnx_state
-from .checkpoint import build_contract, load_checkpoint, restore, save_checkpoint
-from .config import DataConfig
+from .checkpoint import (
+    CheckpointError,
+    build_contract,
+    load_checkpoint,
+    restore,
+    save_checkpoint,
+)
+from .config import Config, DataConfig, config_from_dict
 from .data import (
     TrainData,
     bone_sum_m,
@@ -121,6 +127,26 @@ def paired_rows(data: TrainData, rng: np.random.Generator, noisy: DataConfig,
             np.concatenate([carry.reshape(len(carry), 9), ratio[:, None]], 1).astype(np.float32))
 
 
+def student_init(path: str | Path) -> tuple[dict, Config, torch.nn.Module, torch.nn.Module]:
+    """(checkpoint fields to keep, config, generator, critic) of a checkpoint or of an exported
+    model with its training config in the contract (e.g. ``models/default.onnx``; of an
+    ensemble, its first member). Raises CheckpointError."""
+    if Path(path).suffix != '.onnx':
+        ckpt = load_checkpoint(path)
+        cfg, generator, critic, _ = restore(ckpt)
+        return ckpt, cfg, generator, critic
+    training = onnx_state(path)[1].training or {}
+    config = training.get('config')
+    if not config:
+        raise CheckpointError(f'{path}: its contract has no training config; start from a '
+                              'checkpoint (.pt) instead')
+    cfg = config_from_dict(config)
+    model = lifting_model(path)
+    keep = {} if training.get('mean_pose_units') is None else \
+        {'mean_pose': training['mean_pose_units']}
+    return keep, cfg, model.generator, model.critic
+
+
 def epoch_targets(teacher: Teacher, data: TrainData, rng: np.random.Generator,
                   noisy: DataConfig, occlusion: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Student inputs (N, 2(J-1)) and the teacher's poses for them (N, J-1, 3), in the
@@ -148,8 +174,7 @@ def distill(init: str, members: list[str], out: str | Path, epochs: int = 10,
         torch.set_num_threads(threads)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    ckpt = load_checkpoint(init)
-    cfg, generator, critic, _ = restore(ckpt)
+    ckpt, cfg, generator, critic = student_init(init)
     if data_path:
         cfg.data.path = data_path
     splits = load_splits(cfg.data)
