@@ -99,3 +99,29 @@ def test_too_few_persons_to_calibrate():
         calibrate(*synthetic(10, rng))
     with pytest.raises(ValueError, match='nominal'):
         calibrate(*synthetic(100, rng), nominal=1.5)
+
+
+def test_radii_grow_with_distance_when_errors_do():
+    rng = np.random.default_rng(4)
+
+    def far_errs(n):
+        pred, gt, inferred = synthetic(n, rng, hidden_share=0.0)
+        dist = np.linalg.norm(pred[:, 0], axis=-1)
+        rel = pred - pred[:, :1]
+        rel_gt = gt - gt[:, :1]
+        pred = pred[:, :1] + rel_gt + (rel - rel_gt) * (dist / 10.0)[:, None, None]
+        return pred, gt, inferred, dist
+    pred, gt, inferred, _ = far_errs(6000)
+    cal = calibrate(pred, gt, inferred)
+    assert cal.distance_exponent == pytest.approx(1.0, abs=0.1)
+    pred, gt, inferred, dist = far_errs(6000)
+    err = root_relative_errors(pred, gt)[:, 1:]
+    near, far = dist < 8, dist > 16
+    with_d = joint_radii(cal, inferred, dist)[:, 1:]
+    flat = joint_radii(cal, inferred)[:, 1:]
+    # with the distance law the near and the far persons are both covered ~90 %
+    assert coverage(with_d[near], err[near]) == pytest.approx(0.9, abs=0.04)
+    assert coverage(with_d[far], err[far]) == pytest.approx(0.9, abs=0.04)
+    assert coverage(flat[far], err[far]) < 0.8
+    assert UncertaintyCalibration.from_dict(cal.to_dict()).distance_exponent == \
+        pytest.approx(cal.distance_exponent, abs=1e-4)

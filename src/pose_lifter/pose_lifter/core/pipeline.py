@@ -12,6 +12,7 @@ import numpy as np
 from .adapters import num_joints, to_h36m17
 from .backends.base import Backend
 from .camera import pixels_to_normalized, validate_intrinsics
+from .contract import ContractError
 from .envelope import (
     STATUS_OUT_OF_RANGE,
     STATUS_OUTSIDE_IMAGE,
@@ -20,7 +21,6 @@ from .envelope import (
     out_of_range,
     outside_image,
 )
-from .contract import ContractError
 from .errors import InputContractError
 from .normalization import normalise
 from .placement import place
@@ -139,7 +139,8 @@ class Lifter:
         result.status[idx] = np.where(plausible, STATUS_OK, STATUS_IMPLAUSIBLE)
         if self.calibration is not None:
             result.uncertainty = np.full((n, H36M17.num_joints), np.nan)
-            result.uncertainty[idx] = joint_radii(self.calibration, result.inferred[idx])
+            result.uncertainty[idx] = joint_radii(self.calibration, result.inferred[idx],
+                                                  np.sqrt((joints[:, 0] ** 2).sum(axis=-1)))
             result.root_covariance = np.full((n, 3, 3), np.nan)
             result.root_covariance[idx] = root_covariance(self.calibration, joints[:, 0],
                                                           result.inferred[idx])

@@ -52,13 +52,24 @@ class UncertaintyBin:
 
 @dataclass(frozen=True)
 class UncertaintyCalibration:
-    """Per-bin radii (``BIN_EDGES``) for the ``nominal`` coverage."""
+    """Per-bin radii (``BIN_EDGES``) for the ``nominal`` coverage, for a person at
+    ``distance_ref_m``; a person at distance d gets them x (d / distance_ref_m) **
+    ``distance_exponent`` (farther persons err more: fewer pixels per metre)."""
 
     nominal: float
     bins: tuple[UncertaintyBin, ...]
+    distance_exponent: float = 0.0
+    distance_ref_m: float = 1.0
 
     def to_dict(self) -> dict:
-        return {'nominal': self.nominal, 'bins': [b.to_dict() for b in self.bins]}
+        return {'nominal': self.nominal, 'bins': [b.to_dict() for b in self.bins],
+                'distance_exponent': round(self.distance_exponent, 4),
+                'distance_ref_m': round(self.distance_ref_m, 4)}
+
+    def distance_factor(self, distance_m: np.ndarray) -> np.ndarray:
+        """(N,) root distances (m) -> (N,) radius factors."""
+        d = np.maximum(np.asarray(distance_m, np.float64), 1e-3)
+        return (d / self.distance_ref_m) ** self.distance_exponent
 
     @classmethod
     def from_dict(cls, d: dict) -> UncertaintyCalibration:
@@ -68,13 +79,17 @@ class UncertaintyCalibration:
                 int(b['min_inferred']), int(b['persons']),
                 tuple(float(v) for v in b['seen_m']), tuple(float(v) for v in b['inferred_m']),
                 float(b['depth_rel']), float(b['lateral_rel'])) for b in d['bins'])
-            cal = cls(float(d['nominal']), bins)
+            cal = cls(float(d['nominal']), bins, float(d.get('distance_exponent', 0.0)),
+                      float(d.get('distance_ref_m', 1.0)))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f'uncertainty_calibration is invalid: {exc}') from None
         if not bins or any(len(b.seen_m) != H36M17.num_joints or
                            len(b.inferred_m) != H36M17.num_joints for b in bins):
             raise ValueError('uncertainty_calibration needs bins of 17 seen and 17 inferred '
                              'radii')
+        if not cal.distance_ref_m > 0 or not np.isfinite(cal.distance_exponent):
+            raise ValueError('uncertainty_calibration: distance_ref_m must be > 0 and '
+                             'distance_exponent finite')
         if [b.min_inferred for b in bins] != sorted(b.min_inferred for b in bins) or \
                 bins[0].min_inferred != 0:
             raise ValueError('uncertainty_calibration bins must start at 0 inferred joints '
@@ -106,10 +121,10 @@ def root_errors(pred_root: np.ndarray, gt_root: np.ndarray) -> tuple[np.ndarray,
 
 
 def _bin(pred: np.ndarray, gt: np.ndarray, inferred: np.ndarray, nominal: float,
-         lo: int, fallback: UncertaintyBin | None) -> UncertaintyBin:
-    """One bin's radii; joints with fewer than MIN_SAMPLES samples take ``fallback``'s (or,
-    inferred, INFERRED_FALLBACK x the seen radius)."""
-    err = root_relative_errors(pred, gt)
+         lo: int, fallback: UncertaintyBin | None, err: np.ndarray) -> UncertaintyBin:
+    """One bin's radii from its errors ``err`` (N, 17) (already divided by the distance
+    factor); joints with fewer than MIN_SAMPLES samples take ``fallback``'s (or, inferred,
+    INFERRED_FALLBACK x the seen radius)."""
     seen, hidden = [], []
     for j in range(pred.shape[1]):
         s, h = err[~inferred[:, j], j], err[inferred[:, j], j]
@@ -144,20 +159,40 @@ def calibrate(pred: np.ndarray, gt: np.ndarray, inferred: np.ndarray,
                          'calibrate the uncertainty')
     pred, gt, inferred = pred[ok], gt[ok], np.asarray(inferred, bool)[ok]
     count = inferred[:, 1:].sum(axis=1)
+    err = root_relative_errors(pred, gt)
+    dist = np.sqrt((pred[:, 0] ** 2).sum(axis=-1))
+    exponent, ref = distance_law(dist, err[:, 1:].mean(axis=1))
+    err = err / ((np.maximum(dist, 1e-3) / ref) ** exponent)[:, None]
     bins: list[UncertaintyBin] = []
     for lo, hi in zip(BIN_EDGES[:-1], BIN_EDGES[1:]):
         rows = (count >= lo) & (count < hi)
         bins.append(_bin(pred[rows], gt[rows], inferred[rows], nominal, lo,
-                         bins[-1] if bins else None))
-    return UncertaintyCalibration(float(nominal), tuple(bins))
+                         bins[-1] if bins else None, err[rows]))
+    return UncertaintyCalibration(float(nominal), tuple(bins), exponent, ref)
 
 
-def joint_radii(cal: UncertaintyCalibration, inferred: np.ndarray) -> np.ndarray:
-    """(N, 17) bool -> (N, 17) radii (m) holding ``cal.nominal`` of the true joints."""
+def distance_law(distance_m: np.ndarray, person_error: np.ndarray) -> tuple[float, float]:
+    """Exponent (least squares of log error on log distance, within [0, 1]) and reference
+    distance (the median) of how a person's mean joint error grows with its distance."""
+    ok = (distance_m > 0) & (person_error > 0) & np.isfinite(person_error)
+    ref = float(np.median(distance_m[ok])) if ok.any() else 1.0
+    if ok.sum() < MIN_SAMPLES or np.ptp(np.log(distance_m[ok])) < 1e-6:
+        return 0.0, ref
+    slope = np.polyfit(np.log(distance_m[ok]), np.log(person_error[ok]), 1)[0]
+    return float(np.clip(slope, 0.0, 1.0)), ref
+
+
+def joint_radii(cal: UncertaintyCalibration, inferred: np.ndarray,
+                distance_m: np.ndarray | None = None) -> np.ndarray:
+    """(N, 17) bool, (N,) root distances (None: the reference distance) -> (N, 17) radii (m)
+    holding ``cal.nominal`` of the true joints."""
     k = cal.bin_of(inferred[:, 1:].sum(axis=1))
     seen = np.asarray([b.seen_m for b in cal.bins])[k]
     hidden = np.asarray([b.inferred_m for b in cal.bins])[k]
-    return np.where(inferred, hidden, seen)
+    radii = np.where(inferred, hidden, seen)
+    if distance_m is not None:
+        radii = radii * cal.distance_factor(distance_m)[:, None]
+    return radii
 
 
 def root_covariance(cal: UncertaintyCalibration, root: np.ndarray,
