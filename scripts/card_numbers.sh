@@ -8,7 +8,7 @@ bin=.venv/bin
 out=out/card
 mkdir -p "$out"
 data=models/demo_poses.npz   # test subject 07, all clips, 30 fps (eval subsamples to 10 fps)
-for run in "default:--model models/default.onnx" "single:--model models/single.onnx" \
+for run in "default:--model models/default.onnx" "ensemble:--model models/ensemble.onnx" \
            "supervised:--model models/supervised.onnx" "zero_depth:--baseline zero_depth" "mean_pose:--baseline mean_pose" \
            "default_raw:--model models/default.onnx --no-anchor"; do
   name=${run%%:*}
@@ -26,7 +26,7 @@ for fmt in h36m17 coco17; do
 done
 # Detector-like input: COCO-17 keypoints with 4 px noise and 5 % of the joints dropped (the
 # model card's field numbers), then the curve against noise 0-8 px.
-for run in "default:--model models/default.onnx" "single:--model models/single.onnx" \
+for run in "default:--model models/default.onnx" "ensemble:--model models/ensemble.onnx" \
            "supervised:--model models/supervised.onnx"; do
   name=${run%%:*}
   echo "== $name, COCO-17, 4 px, 5 % dropped"
@@ -34,7 +34,18 @@ for run in "default:--model models/default.onnx" "single:--model models/single.o
   $bin/pose-lifter eval --data "$data" ${run#*:} --joint-format coco17 --noise-px 4 --drop 0.05 \
     --json "$out/${name}_coco4.json" --table
 done
-$bin/python scripts/noise_curve.py --model models/default.onnx models/single.onnx \
+$bin/python scripts/noise_curve.py --model models/default.onnx models/ensemble.onnx \
   models/supervised.onnx \
   --data "$data" --out docs/images/noise_curve.png --json "$out/noise_curve.json" >/dev/null
 echo "== noise curve: docs/images/noise_curve.png, $out/noise_curve.json"
+# Occluded bodies (legs / one side hidden) and the calibrated uncertainty, one line per model.
+$bin/python scripts/model_summary.py models/default.onnx models/ensemble.onnx \
+  models/supervised.onnx --json "$out/summary.json"
+for occlude in legs right; do
+  echo "== default, COCO-17, 4 px, 5 % dropped, $occlude hidden"
+  $bin/pose-lifter eval --data "$data" --model models/default.onnx --joint-format coco17 \
+    --noise-px 4 --drop 0.05 --occlude "$occlude" --no-gating --json "$out/default_$occlude.json" \
+    >/dev/null
+  $bin/python -c "import json, sys; print(json.load(open(sys.argv[1]))['occluded'])" \
+    "$out/default_$occlude.json"
+done

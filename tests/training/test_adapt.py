@@ -64,15 +64,19 @@ def test_torch_from_onnx_matches_onnxruntime(exported):
 
 
 def test_shipped_models_round_trip(default_model):
+    assert _parity(default_model) < 1e-4
+    assert read_init(default_model).model['width'] == 256
     single = default_model.parent / 'single.onnx'
     assert _parity(single) < 1e-4
-    assert read_init(single).model['width'] == 256
-    # the shipped default is an ensemble whose first member is single.onnx: fine-tuning from
-    # it starts from that member
-    ensemble, one = read_init(default_model), read_init(single)
-    assert set(ensemble.generator) == set(one.generator)
+    # the shipped ensemble's first member is single.onnx: fine-tuning from the ensemble
+    # starts from that member, and every member can be read back (distillation teachers)
+    ensemble = default_model.parent / 'ensemble.onnx'
+    whole, one = read_init(ensemble), read_init(single)
+    assert set(whole.generator) == set(one.generator)
     for name, value in one.generator.items():
-        assert torch.equal(ensemble.generator[name], value), name
+        assert torch.equal(whole.generator[name], value), name
+    last = read_init(ensemble, member=3)
+    assert any(not torch.equal(last.generator[k], v) for k, v in one.generator.items())
 
 
 def test_wrong_architecture_and_bad_files_are_clear(exported, tmp_path):
