@@ -129,3 +129,25 @@ def test_shape_mismatch_and_bad_gate_mode_raise():
         skeleton_markers(poses(2), np.ones(3, bool), ['a', 'b'], MarkerRegistry(), MarkerStyle())
     with pytest.raises(ValueError, match='gate_mode'):
         MarkerStyle(gate_mode='hide')
+
+
+def test_uncertainty_shows_as_joint_opacity_and_inferred_joints_paler():
+    from pose_lifter.core.markers import MIN_ALPHA, joint_colors
+    joints = np.zeros((1, 17, 3))
+    joints[0, :, 2] = 5.0
+    radii = np.full((1, 17), 0.05)
+    radii[0, 16] = 1.0                                    # a wrist known to 1 m: faded
+    inferred = np.zeros((1, 17), bool)
+    inferred[0, 3] = True
+    plain = skeleton_markers(joints, np.ones(1, bool), ['a'], MarkerRegistry(), MarkerStyle(),
+                             radii=radii, inferred=inferred)
+    assert all(m.colors is None for m in plain)           # off by default: lean messages
+    shown = skeleton_markers(joints, np.ones(1, bool), ['a'], MarkerRegistry(),
+                             MarkerStyle(uncertainty=True), radii=radii, inferred=inferred)
+    spheres = [m for m in shown if m.ns == 'joints'][0]
+    c = spheres.colors
+    assert c.shape == (17, 4) and c[0, 3] == pytest.approx(1.0)
+    assert c[16, 3] == pytest.approx(MIN_ALPHA)
+    assert (c[3, :3] > c[0, :3] - 1e-12).all() and (c[3, :3] != c[0, :3]).any()
+    unknown = joint_colors((1.0, 0.0, 0.0, 0.8), np.full(17, np.nan), None)
+    np.testing.assert_allclose(unknown[:, 3], 0.8)

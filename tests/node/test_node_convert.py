@@ -150,3 +150,14 @@ def test_diagnostics_to_msg():
     (status,) = msg.status
     assert status.level == bytes([WARN]) and status.message == '2 inputs skipped'
     assert {kv.key: kv.value for kv in status.values}['skipped_bad_lengths'] == '2'
+
+
+def test_marker_colours_per_joint_reach_the_message():
+    joints = np.zeros((1, 17, 3)) + [0, 0, 5]
+    geometry = skeleton_markers(joints, np.ones(1, bool), ['a'], MarkerRegistry(),
+                                MarkerStyle(uncertainty=True), radii=np.full((1, 17), 0.4),
+                                inferred=np.zeros((1, 17), bool))
+    msg = round_trip(convert.markers_to_msg(header(), geometry))
+    bones, joints_msg = msg.markers
+    assert len(bones.colors) == 0 and len(joints_msg.colors) == 17
+    assert joints_msg.colors[0].a == pytest.approx(0.25)

@@ -5,6 +5,9 @@ SPHERE_LIST of joints (namespace ``joints``), both with the same marker id. Ids 
 track id while the track is seen; persons without a track id get per-frame ids from a separate
 range. Markers drawn in the previous frame but not in this one get an explicit DELETE.
 Colours are 0..1 floats; implausible poses are greyed, dropped or drawn normally per gate mode.
+With ``MarkerStyle.uncertainty`` each joint sphere's opacity shows its published 90 % radius
+(opaque at UNCERTAINTY_OPAQUE_M or less, fading to MIN_ALPHA as the radius grows) and joints
+the lifter inferred (not in the input) are drawn paler.
 """
 from __future__ import annotations
 
@@ -31,6 +34,22 @@ GREY = (0.55, 0.55, 0.55)
 _GOLDEN = 0.618033988749895
 
 Color = tuple[float, float, float, float]
+UNCERTAINTY_OPAQUE_M = 0.1   # a joint known to 10 cm is drawn opaque
+MIN_ALPHA = 0.15
+
+
+def joint_colors(color: Color, radii: np.ndarray, inferred: np.ndarray | None) -> np.ndarray:
+    """(J,) radii (m, NaN: unknown), (J,) bool inferred -> (J, 4) colours: ``color`` with
+    alpha x min(1, UNCERTAINTY_OPAQUE_M / radius) (>= MIN_ALPHA), inferred joints halfway to
+    white."""
+    out = np.tile(np.asarray(color, dtype=np.float64), (len(radii), 1))
+    r = np.asarray(radii, dtype=np.float64)
+    fade = np.where(np.isfinite(r) & (r > 0), UNCERTAINTY_OPAQUE_M / np.maximum(r, 1e-9), 1.0)
+    out[:, 3] *= np.clip(fade, MIN_ALPHA, 1.0)
+    if inferred is not None:
+        pale = np.asarray(inferred, dtype=bool)
+        out[pale, :3] = 0.5 * (out[pale, :3] + 1.0)
+    return out
 
 
 @dataclass(frozen=True)
@@ -42,6 +61,7 @@ class MarkerStyle:
     lifetime_s: float = 0.5     # 0 = until deleted
     alpha: float = 1.0
     gate_mode: str = 'grey'
+    uncertainty: bool = False   # joint opacity from the 90 % radius, inferred joints paler
 
     def __post_init__(self) -> None:
         if self.gate_mode not in GATE_MODES:
@@ -60,6 +80,8 @@ class MarkerGeometry:
     color: Color = (1.0, 1.0, 1.0, 1.0)
     scale: float = 0.0          # line width or sphere diameter, m
     lifetime_s: float = 0.0
+    colors: np.ndarray | None = None   # (M, 4) per-point colours (SPHERE_LIST), or None
+    colors: np.ndarray | None = None   # (M, 4) per-point colours (SPHERE_LIST), or None
 
 
 def track_color(marker_id: int, alpha: float = 1.0) -> Color:
@@ -129,11 +151,13 @@ def delete_markers(ids: Sequence[int]) -> list[MarkerGeometry]:
 
 def skeleton_markers(joints: np.ndarray, plausible: np.ndarray, track_ids: Sequence[str],
                      registry: MarkerRegistry, style: MarkerStyle,
-                     skeleton: Skeleton = H36M17) -> list[MarkerGeometry]:
+                     skeleton: Skeleton = H36M17, radii: np.ndarray | None = None,
+                     inferred: np.ndarray | None = None) -> list[MarkerGeometry]:
     """Markers for one frame of lifted skeletons.
 
     joints: (N, J, 3) metres (NaN rows: not lifted, not drawn); plausible: (N,) bool;
-    track_ids: N strings ('' = no track). Returns ADD markers for drawn persons, then
+    track_ids: N strings ('' = no track); radii: (N, J) published 90 % radii and inferred:
+    (N, J) bool, used with ``style.uncertainty``. Returns ADD markers for drawn persons, then
     DELETE markers for persons drawn last frame and gone now.
     """
     joints = np.asarray(joints, dtype=np.float64)
@@ -157,8 +181,12 @@ def skeleton_markers(joints: np.ndarray, plausible: np.ndarray, track_ids: Seque
         lines = joints[n][bones].reshape(-1, 3)          # (2 * B, 3) endpoint pairs
         out.append(MarkerGeometry(NS_BONES, marker_id, ADD, LINE_LIST, lines, color,
                                   style.bone_width, style.lifetime_s))
+        colors = None
+        if style.uncertainty and (radii is not None or inferred is not None):
+            colors = joint_colors(color, np.full(len(joints[n]), np.nan) if radii is None
+                                  else radii[n], None if inferred is None else inferred[n])
         out.append(MarkerGeometry(NS_JOINTS, marker_id, ADD, SPHERE_LIST, joints[n].copy(),
-                                  color, style.joint_size, style.lifetime_s))
+                                  color, style.joint_size, style.lifetime_s, colors))
         drawn.add(marker_id)
     out.extend(delete_markers(registry.finish(drawn)))
     return out

@@ -157,6 +157,9 @@ def markers_to_msg(header: Header, geometry: Sequence[MarkerGeometry]) -> Marker
             m.color = ColorRGBA(r=g.color[0], g=g.color[1], b=g.color[2], a=g.color[3])
             m.lifetime = _duration(g.lifetime_s)
             m.points = points_msg(g.points)
+            if g.colors is not None:
+                m.colors = [ColorRGBA(r=r, g=gg, b=b, a=a) for r, gg, b, a in
+                            np.asarray(g.colors, dtype=np.float64).tolist()]
         else:
             m.action = Marker.DELETE
         out.markers.append(m)

@@ -108,7 +108,8 @@ class PoseLifterNode(LifecycleNode):
         # Non-runtime values keep what configure/activate read.
         self._s = dataclasses.replace(self._s, **{n: getattr(s, n) for n in RUNTIME})
         self._style = MarkerStyle(s.marker_bone_width, s.marker_joint_size,
-                                  s.marker_lifetime_s, s.marker_alpha, s.gate_mode)
+                                  s.marker_lifetime_s, s.marker_alpha, s.gate_mode,
+                                  s.marker_uncertainty)
         self._throttle = LogThrottle(s.log_throttle_s)
         self._publish_markers = s.publish_markers
         if self.lifter is not None:
@@ -354,7 +355,8 @@ class PoseLifterNode(LifecycleNode):
         self._pubs['skeletons'].publish(convert.result_to_msg(header, frame.ids, result))
         if self._publish_markers:
             geometry = skeleton_markers(result.joints3d, result.plausible, frame.ids,
-                                        self._registry, self._style)
+                                        self._registry, self._style, radii=result.uncertainty,
+                                        inferred=result.inferred)
             self._pubs['markers'].publish(convert.markers_to_msg(header, geometry))
         age = (self.get_clock().now().nanoseconds - stamp) / 1e9
         self.stats.record(time.perf_counter() - received_s, age, list(result.status))

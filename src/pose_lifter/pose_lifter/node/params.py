@@ -102,6 +102,9 @@ class Settings:
     marker_lifetime_s: float = _p('marker lifetime (s); 0 = until deleted', 0.0, 3600.0,
                                   runtime=True)
     marker_alpha: float = _p('marker opacity', 0.0, 1.0, runtime=True)
+    marker_uncertainty: bool = _p('joint spheres show the uncertainty: opacity from the 90 % '
+                                  'radius, inferred joints paler (per-point colours)',
+                                  runtime=True)
     diagnostics_period_s: float = _p('period of /diagnostics (s)', 0.1, 60.0)
     stale_after_s: float = _p('/diagnostics turns STALE after this long without keypoints (s); '
                               '0 = never', 0.0, 86400.0)
