@@ -41,6 +41,11 @@ echo "== noise curve: docs/images/noise_curve.png, $out/noise_curve.json"
 # Occluded bodies (legs / one side hidden) and the calibrated uncertainty, one line per model.
 $bin/python scripts/model_summary.py models/default.onnx models/ensemble.onnx \
   models/supervised.onnx --json "$out/summary.json"
+echo "== default, H36M-17 exact, legs hidden"
+$bin/pose-lifter eval --data "$data" --model models/default.onnx --occlude legs --no-gating \
+  --json "$out/default_legs_h36m.json" >/dev/null
+$bin/python -c "import json, sys; print(json.load(open(sys.argv[1]))['occluded'])" \
+  "$out/default_legs_h36m.json"
 for occlude in legs right; do
   echo "== default, COCO-17, 4 px, 5 % dropped, $occlude hidden"
   $bin/pose-lifter eval --data "$data" --model models/default.onnx --joint-format coco17 \
