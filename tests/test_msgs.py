@@ -35,6 +35,8 @@ EXPECTED_FIELDS = {
         'id': 'string',
         'joints': 'sequence<geometry_msgs/Point>',
         'joint_uncertainty': 'sequence<float>',
+        'root_covariance': 'double[9]',
+        'inferred_joints': 'sequence<string>',
         'realism': 'float',
         'plausible': 'boolean',
         'status': 'string',
