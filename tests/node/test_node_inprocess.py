@@ -297,3 +297,29 @@ def test_sim_time_without_clock_still_serves_and_reports(make_node, probe, scene
     header, out = lift_once(probe, scene.pixels[:1], scene.K)
     assert out.header.stamp == header.stamp
     wait_until(lambda: probe.latest_values().get('published', '0') != '0', what='diagnostics')
+
+
+def test_shipped_model_publishes_inferred_joints_and_calibrated_uncertainty(
+        make_node, probe, scene, default_model):
+    make_node(model=str(default_model))
+    wait_until(probe.connected, what='discovery')
+    legs = [H36M17.index(j) for j in ('r_knee', 'r_ankle', 'l_knee', 'l_ankle')]
+    conf = np.ones((2, 17), np.float32)
+    conf[1, legs] = 0.0                          # the second person's legs behind a car
+    _, out = lift_once(probe, scene.pixels[:2], scene.K, ids=['full', 'upper'],
+                       confidence=conf)
+    full, upper = out.skeletons
+    assert full.status == 'ok' and upper.status in ('ok', 'implausible')
+    assert list(full.inferred_joints) == []
+    assert list(upper.inferred_joints) == ['r_knee', 'r_ankle', 'l_knee', 'l_ankle']
+    for skel in (full, upper):
+        radii = np.asarray(skel.joint_uncertainty)
+        assert radii.shape == (17,) and radii[0] == 0.0 and (radii[1:] > 0.01).all()
+        cov = np.asarray(skel.root_covariance).reshape(3, 3)
+        np.testing.assert_allclose(cov, cov.T, atol=1e-12)
+        root = as_array(skel)[0]
+        u = root / np.linalg.norm(root)
+        assert np.sqrt(u @ cov @ u) > 5 * np.sqrt(np.linalg.eigvalsh(cov)[0])   # along the ray
+    # inferred legs get larger radii than the same legs seen
+    assert (np.asarray(upper.joint_uncertainty)[legs] >
+            np.asarray(full.joint_uncertainty)[legs]).all()
