@@ -95,6 +95,15 @@ def _parser() -> argparse.ArgumentParser:
                     help="share of the student's inputs as COCO-17 through the adapter")
     di.add_argument('--occlusion', type=float, default=0.2,
                     help="share of the student's inputs with the legs or one side hidden")
+    ga = sub.add_parser('gate', help="train a learned realism gate over a model's frozen "
+                        'lifter (real vs corrupted detections) and export the gated model')
+    ga.add_argument('--model', required=True, help='exported .onnx (with its training config) '
+                    'or checkpoint')
+    ga.add_argument('--out', required=True, help='.onnx path of the gated model')
+    ga.add_argument('--data', help="3D pose file (default: the model's own)")
+    ga.add_argument('--epochs', type=int, default=12)
+    ga.add_argument('--seed', type=int, default=0)
+    ga.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     ca = sub.add_parser('calibrate', help="recalibrate an exported model's realism threshold "
                         'for detector-like input (rewrites its contract)')
     ca.add_argument('--model', required=True, help='exported .onnx (rewritten unless --out)')
@@ -221,6 +230,17 @@ def _distill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gate(args: argparse.Namespace) -> int:
+    from .gate import fit_gate
+    if args.epochs < 1:
+        raise ConfigError('--epochs must be >= 1')
+    result = fit_gate(args.model, args.out, args.data, epochs=args.epochs, seed=args.seed,
+                      threads=args.threads)
+    print(f'wrote {args.out}: validation ROC-AUC {result["best_val_auc"]:.3f} against the '
+          'training corruptions; now run: pose-lifter-train calibrate --model ' + args.out)
+    return 0
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     from pose_lifter.core.backends import create_backend
     from pose_lifter.core.detector_noise import DetectorNoise
@@ -277,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {'fit': _fit, 'evaluate': _evaluate, 'export': _export,
                 'check': _check, 'calibrate': _calibrate, 'distill': _distill,
+                'gate': _gate,
                 'ensemble': _ensemble}[args.command](args)
     except EXPECTED as exc:
         print(f'error: {exc}', file=sys.stderr)

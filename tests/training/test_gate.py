@@ -1,0 +1,69 @@
+"""pose-lifter-train gate: a learned realism gate over a frozen lifter."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from pose_lifter.core.backends import create_backend
+from pose_lifter.core.skeleton import H36M17
+from pose_lifter_training.adapt import lifting_model
+from pose_lifter_training.cli import main
+from pose_lifter_training.gate import KINDS, GatedLiftingModel, training_corruptions
+
+
+def test_training_corruptions_change_every_pose_their_own_way():
+    rng = np.random.default_rng(0)
+    cam = rng.normal(0.0, 0.4, (400, 17, 3)) + [0.0, 0.0, 8.0]
+    bad, kinds = training_corruptions(cam, rng)
+    assert set(kinds) == set(KINDS)
+    moved = np.linalg.norm(bad - cam, axis=-1) > 1e-9            # (N, 17)
+    assert moved.any(axis=1).all()                                # every pose corrupted
+    assert not moved[:, H36M17.root].any()                        # the root stays
+    swap = kinds == 'swap'
+    # a swap exchanges left and right joints: the same set of positions
+    np.testing.assert_allclose(np.sort(bad[swap].sum(1), 0), np.sort(cam[swap].sum(1), 0))
+    assert (moved[kinds == 'move'].sum(1) <= 4).all()
+
+
+def test_gated_model_keeps_the_pose_and_answers_a_probability(tiny_run):
+    base = lifting_model(tiny_run / 'best.pt')
+    model = GatedLiftingModel(base).eval()
+    x = torch.as_tensor(np.random.default_rng(0).normal(0, 0.05, (5, 32)), dtype=torch.float32)
+    z = torch.zeros(5, base.generator.encoder.mu.out_features)
+    with torch.no_grad():
+        pose, p = model(x, z)
+        pose0, _ = base(x, z)
+    assert torch.equal(pose, pose0)
+    assert p.shape == (5,) and ((p > 0) & (p < 1)).all()
+
+
+def test_gate_end_to_end(tmp_path, tiny_run, pose_file, capsys):
+    out = tmp_path / 'gated.onnx'
+    assert main(['gate', '--model', str(tiny_run / 'best.pt'), '--out', str(out),
+                 '--data', str(pose_file), '--epochs', '2']) == 0
+    assert 'validation ROC-AUC' in capsys.readouterr().out
+    backend = create_backend(out, 'onnxruntime')
+    gate = backend.contract.training['gate']
+    assert gate['epochs'] == 2 and 0.0 <= gate['best_val_auc_training_corruptions'] <= 1.0
+    assert 0.0 < backend.contract.realism_threshold < 1.0
+    history = json.loads(out.with_suffix('.gate.json').read_text())
+    assert [h['epoch'] for h in history] == [1, 2]
+    pose, realism = backend.infer(np.zeros((3, 32), np.float32))
+    assert pose.shape == (3, 16, 3) and ((realism >= 0) & (realism <= 1)).all()
+    # the lifter inside is untouched: the same pose as the model it was built on
+    main(['export', '--checkpoint', str(tiny_run / 'best.pt'), '--out', str(tmp_path / 'b.onnx')])
+    x = np.random.default_rng(1).normal(0, 0.05, (4, 32)).astype(np.float32)
+    np.testing.assert_allclose(backend.infer(x)[0],
+                               create_backend(tmp_path / 'b.onnx', 'onnxruntime').infer(x)[0],
+                               atol=1e-5)
+
+
+def test_gate_bad_options_are_one_line(tmp_path, tiny_run, capsys):
+    assert main(['gate', '--model', str(tiny_run / 'best.pt'), '--out',
+                 str(tmp_path / 'g.onnx'), '--epochs', '0']) == 2
+    assert 'epochs' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(['gate', '--out', str(tmp_path / 'g.onnx')])
