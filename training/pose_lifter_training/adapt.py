@@ -49,7 +49,8 @@ def onnx_state(path: str | Path, member: int = 0
                ) -> tuple[dict[str, np.ndarray], ModelContract]:
     """Torch-named weights of an exported model and its contract. Raises CheckpointError.
 
-    Of an ensemble (``ensemble.py``: weights named ``members.K.*``) the weights of ``member``.
+    Of an ensemble (``ensemble.py``: weights named ``members.K.*``) the weights of ``member``;
+    of a gated model (``gate.py``: ``base.*`` and the gate's ``head.*``) its lifter's.
     """
     import onnx
     from onnx import numpy_helper
@@ -68,6 +69,8 @@ def onnx_state(path: str | Path, member: int = 0
         raise CheckpointError(f'{path}: {exc}') from None
     inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
     prefix = f'members.{member}.' if any(k.startswith('members.') for k in inits) else ''
+    if any(k.startswith('base.generator.') for k in inits):
+        prefix = 'base.' + prefix
     state = {k[len(prefix):]: v.copy() for k, v in inits.items()
              if k.startswith((prefix + 'generator.', prefix + 'critic.'))}
     consumers: dict[str, list] = {}
@@ -76,7 +79,8 @@ def onnx_state(path: str | Path, member: int = 0
             consumers.setdefault(name, []).append(node)
     for node in proto.graph.node:
         if node.op_type != 'MatMul' or node.input[1] not in inits or \
-                node.input[1].startswith(('members.', 'generator.', 'critic.')):   # named
+                node.input[1].startswith(('members.', 'generator.', 'critic.', 'base.',
+                                          'head.')):   # named
             continue
         for nxt in consumers.get(node.output[0], []):
             if nxt.op_type == 'BatchNormalization':
