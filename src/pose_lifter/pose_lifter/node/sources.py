@@ -29,6 +29,7 @@ from sensor_msgs.msg import CameraInfo
 
 from ..core.diagnostics import InputMonitor
 from ..core.errors import clip
+from ..core.sequence import SequenceGaps
 from ..core.sync import ApproximateSync, header_stamp_ns, slop_ns
 from . import convert, inputs
 from .params import Settings
@@ -96,6 +97,10 @@ class Inputs:
         self._subs: list[Any] = []
         self._bodies: dict[str, Any] = {}
         self._closed = False
+        # keypoints frames lost before the callback, from publication sequence numbers (when
+        # the RMW gives them; then they replace the message_lost event on that topic)
+        self._gaps = SequenceGaps()
+        self._counting_gaps = False
         if self.sync == 'message_filters':
             self._filters = [message_filters.SimpleFilter(), message_filters.SimpleFilter()]
             self._sync = message_filters.ApproximateTimeSynchronizer(
@@ -112,22 +117,51 @@ class Inputs:
             self._batcher = inputs.BodyBatcher(slop_ns(s.sync_slop_s))
             self._subs.append(self._subscribe(ids_type, TRACKED_TOPIC, self._on_tracked))
         else:
-            self._subs.append(self._subscribe(types[0], 'keypoints_2d', self._on_keypoints))
+            self._subs.append(self._subscribe(types[0], 'keypoints_2d', self._on_keypoints,
+                                              sequence=True))
 
-    def _subscribe(self, msg_type: Any, topic: str, callback: Callable[[Any], None]) -> Any:
+    def _subscribe(self, msg_type: Any, topic: str, callback: Callable[[Any], None],
+                   sequence: bool = False) -> Any:
         """A sensor-data (best-effort) subscription whose lost messages are counted
-        (``message_lost``): with Fast DDS, best-effort samples over ~0.5 MB never arrive."""
+        (``message_lost``): with Fast DDS, best-effort samples over ~0.5 MB never arrive.
+        ``sequence``: also count the messages that were replaced in the reader's queue before
+        the executor took them, from the publishers' sequence numbers (``_count_gaps``)."""
         def lost(info, topic=topic) -> None:
+            if sequence and self._counting_gaps:    # the sequence numbers count these too
+                return
             for _ in range(max(1, int(info.total_count_change))):
                 self._skip('message_lost', f'the transport lost a message on {topic} '
                            f'({info.total_count} so far; best-effort inputs over ~0.5 MB do '
                            'not arrive with Fast DDS)')
+        if sequence:
+            plain = callback
+
+            def callback(msg, info, topic=topic):    # rclpy passes MessageInfo to 2 arguments
+                self._count_gaps(topic, info)
+                plain(msg)
         try:
             return self.node.create_subscription(
                 msg_type, topic, callback, self._qos,
                 event_callbacks=SubscriptionEventCallbacks(message_lost=lost))
         except UnsupportedEventTypeError:   # an RMW without the event: losses go uncounted
             return self.node.create_subscription(msg_type, topic, callback, self._qos)
+
+    def _count_gaps(self, topic: str, info: Any) -> None:
+        """Count the messages a publisher sent between this sample and its previous one."""
+        try:
+            seq, gid = info['publication_sequence_number'], info['publisher_gid']
+            key = bytes(gid['data'])
+        except (KeyError, TypeError):
+            seq = key = None
+        if seq is None or key is None:         # this RMW does not say: the event counts alone
+            self._counting_gaps = False
+            return
+        self._counting_gaps = True
+        missed = self._gaps.observe(key, seq)
+        for _ in range(missed):
+            self._skip('message_lost', f'{missed} message(s) on {topic} never reached the node '
+                       '(lost in transport or replaced in the subscription queue: the node took '
+                       'messages slower than they came)')
 
     @property
     def topics(self) -> str:
