@@ -8,6 +8,7 @@ import pytest
 pytest.importorskip('rclpy')
 pytest.importorskip('pose_lifter_msgs.msg', reason='pose_lifter_msgs not built')
 
+from pose_lifter_msgs.msg import Skeleton2DArray  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
@@ -15,7 +16,6 @@ from std_msgs.msg import Header  # noqa: E402
 from pose_lifter.core.diagnostics import InputMonitor  # noqa: E402
 from pose_lifter.node import convert, sources  # noqa: E402
 from pose_lifter.node.params import Settings, load_defaults  # noqa: E402
-from pose_lifter_msgs.msg import Skeleton2DArray  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
