@@ -323,3 +323,30 @@ def test_shipped_model_publishes_inferred_joints_and_calibrated_uncertainty(
     # inferred legs get larger radii than the same legs seen
     assert (np.asarray(upper.joint_uncertainty)[legs] >
             np.asarray(full.joint_uncertainty)[legs]).all()
+
+
+def test_markers_are_built_only_for_a_subscriber(make_node, probe, scene):
+    node = make_node()
+    wait_until(probe.connected, what='discovery')
+
+    class Unwatched:
+        """The markers publisher as it is when nobody subscribes: publishing is an error."""
+
+        def get_subscription_count(self):
+            return 0
+
+        def publish(self, msg):
+            raise AssertionError('markers built and published without a subscriber')
+
+    watched, node._pubs['markers'] = node._pubs['markers'], Unwatched()
+    before, served = len(probe.markers), node.stats.published
+    _, out = lift_once(probe, scene.pixels[:2], scene.K, ids=['a', 'b'])
+    assert [s.status for s in out.skeletons] == ['ok', 'ok']       # skeletons still served
+    # the frame ends either served to the end or failed in the markers step
+    wait_until(lambda: node.stats.published > served or node.stats.skipped['internal_error'],
+               what='the frame to finish')
+    assert node.stats.skipped['internal_error'] == 0               # publish was never tried
+    assert len(probe.markers) == before
+    node._pubs['markers'] = watched
+    _, _ = lift_once(probe, scene.pixels[:2], scene.K, ids=['a', 'b'])
+    wait_until(lambda: len(probe.markers) > before, what='markers again')

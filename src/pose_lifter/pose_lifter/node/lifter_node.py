@@ -353,7 +353,9 @@ class PoseLifterNode(LifecycleNode):
                                                     result.joints3d)
             self._temporal_counts = dict(self._temporal.counts)   # for /diagnostics
         self._pubs['skeletons'].publish(convert.result_to_msg(header, frame.ids, result))
-        if self._publish_markers:
+        # markers only for someone who looks (RViz): building them costs about as much as
+        # the rest of the frame's conversions
+        if self._publish_markers and self._pubs['markers'].get_subscription_count() > 0:
             geometry = skeleton_markers(result.joints3d, result.plausible, frame.ids,
                                         self._registry, self._style, radii=result.uncertainty,
                                         inferred=result.inferred)
