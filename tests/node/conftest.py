@@ -29,15 +29,24 @@ class Ros:
         rclpy.init(context=self.context, domain_id=self.domain_id)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.nodes = []
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
 
     def _spin(self):
+        """Spin until shutdown. The tests drive lifecycle transitions from their own thread
+        (the node does it in its executor's), so a subscription may be destroyed while this
+        thread builds its wait set: rclpy then raises InvalidHandle for that one wait, and the
+        next spin no longer sees the destroyed entity."""
+        from rclpy._rclpy_pybind11 import InvalidHandle
         from rclpy.executors import ExternalShutdownException
-        try:
-            self.executor.spin()
-        except ExternalShutdownException:
-            pass
+        while self.context.ok() and not self._stop.is_set():
+            try:
+                self.executor.spin_once(timeout_sec=0.1)
+            except ExternalShutdownException:
+                return
+            except InvalidHandle:
+                continue
 
     def add(self, node):
         self.nodes.append(node)
@@ -46,6 +55,8 @@ class Ros:
 
     def close(self):
         import rclpy
+        self._stop.set()
+        self._thread.join(timeout=5.0)
         self.executor.shutdown(timeout_sec=5.0)
         self._thread.join(timeout=5.0)
         for node in self.nodes:
