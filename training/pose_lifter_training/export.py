@@ -88,6 +88,15 @@ def detector_inputs(poses, noise: DetectorNoise, joint_format: str,
     """Network inputs (M, J-1, 2) of ``poses`` through the fixed evaluation cameras as a
     ``joint_format`` detector with ``noise`` reports them (liftable persons only)."""
     cam3d, _, K = eval_views(poses.joints.astype(np.float64))
+    return detections_to_inputs(cam3d, K, noise, joint_format, rng, min_joints)
+
+
+def detections_to_inputs(cam3d: np.ndarray, K: np.ndarray, noise: DetectorNoise,
+                         joint_format: str, rng: np.random.Generator,
+                         min_joints: int = 12) -> np.ndarray:
+    """Camera-frame poses (N, 17, 3) with intrinsics (N, 3, 3) as a ``joint_format`` detector
+    with ``noise`` reports them, through the runtime's adapter and normalisation -> network
+    inputs (M, J-1, 2) of the liftable persons (at least ``min_joints`` joints seen)."""
     px, conf = synthesise_detections(cam3d, K, joint_format, noise, rng)
     kp, conf17 = to_h36m17(px, conf, joint_format)
     norm = normalise(pixels_to_normalized(kp, K))

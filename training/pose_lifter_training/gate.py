@@ -28,19 +28,17 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from pose_lifter.core.adapters import to_h36m17
-from pose_lifter.core.camera import pixels_to_normalized
 from pose_lifter.core.cameras import eval_views, random_views
-from pose_lifter.core.detector_noise import DetectorNoise, synthesise_detections
+from pose_lifter.core.detector_noise import DetectorNoise
 from pose_lifter.core.metrics import roc_auc
-from pose_lifter.core.normalization import NormalisationSpec, normalise
+from pose_lifter.core.normalization import NormalisationSpec
 from pose_lifter.core.skeleton import H36M17
 
 from .adapt import lifting_model, onnx_state
 from .checkpoint import realism_rule
 from .config import config_from_dict
 from .data import load_splits
-from .export import write_model
+from .export import detections_to_inputs, write_model
 
 RESIDUAL_SCALE = 10.0    # residuals of normalised inputs are ~0.01: bring them near 1
 SWAPS = (('l_shoulder', 'l_elbow', 'l_wrist'), ('l_elbow', 'l_wrist'), ('l_wrist',),
@@ -118,13 +116,9 @@ def _rows(cam: np.ndarray, K: np.ndarray, noise: DetectorNoise, coco: np.ndarray
     for fmt, rows in (('coco17', coco), ('h36m17', ~coco)):
         if not rows.any():
             continue
-        px, conf = synthesise_detections(cam[rows], K[rows], fmt, noise, rng)
-        kp, c17 = to_h36m17(px, conf, fmt)
-        norm = normalise(pixels_to_normalized(kp, K[rows]))
-        ok = norm.ok & ((c17 > 0).sum(-1) >= 12)
-        inputs.append(norm.inputs[ok].reshape(int(ok.sum()), -1))
-    x = torch.as_tensor(np.concatenate(inputs), dtype=torch.float32)
-    return x
+        x = detections_to_inputs(cam[rows], K[rows], noise, fmt, rng)
+        inputs.append(x.reshape(len(x), -1))
+    return torch.as_tensor(np.concatenate(inputs), dtype=torch.float32)
 
 
 def _features(model: GatedLiftingModel, x: torch.Tensor) -> torch.Tensor:
