@@ -158,3 +158,13 @@ def test_anchoring_keeps_depths_and_reprojects_exactly():
     za = (anchored @ np.swapaxes(norm.rotation, -1, -2))[..., 2]
     zr = (raw @ np.swapaxes(norm.rotation, -1, -2))[..., 2]
     np.testing.assert_allclose(za, zr, atol=1e-9)
+
+
+def test_skeleton_tables_are_shared_and_read_only():
+    """The tables are computed once (the pipeline reads them per frame): a caller that
+    writes into one gets an error instead of corrupting every later lift."""
+    assert H36M17.bones is H36M17.bones
+    for table in (H36M17.bones, H36M17.non_root, H36M17.flip_permutation, H36M17.side,
+                  H36M17.scale_chain_indices):
+        with pytest.raises(ValueError):
+            table[0] = 0

@@ -129,7 +129,7 @@ def bone_asymmetry(pose: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Ten
     An anatomical prior (bodies are left/right symmetric), not a statistic of any data set.
     """
     full = add_root(pose, skeleton)
-    b = torch.as_tensor(skeleton.bones, device=pose.device)
+    b = torch.tensor(skeleton.bones.tolist(), device=pose.device)
     lengths = torch.linalg.vector_norm(full[:, b[:, 1]] - full[:, b[:, 0]], dim=-1)
     left, right = symmetric_bone_pairs(skeleton)
     diff = (lengths[:, left] - lengths[:, right]).abs().mean(dim=-1)

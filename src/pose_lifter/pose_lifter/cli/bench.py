@@ -107,6 +107,13 @@ def _bench_node(args: argparse.Namespace, result: dict) -> None:
         result['skipped']['node'] = str(exc)
 
 
+def _node_threads() -> int:
+    """The node's onnxruntime intra-op threads (config/lifter.yaml): the pipeline is timed as
+    the node runs it."""
+    from ..node.params import load_defaults
+    return int(load_defaults()['threads'])
+
+
 def _node_params(items: list[str] | None) -> dict[str, str]:
     """``KEY:=VALUE`` strings -> {KEY: VALUE} (BackendError on a malformed one)."""
     return param_assignments(items, '--node-param', BackendError)
@@ -118,9 +125,11 @@ def run(args: argparse.Namespace) -> int:
     result = {'model': str(args.model), 'backends': {}, 'skipped': {}}
     names = [args.backend] if args.backend != 'auto' else ['onnxruntime', 'onnxruntime-cuda',
                                                              'tensorrt']
+    threads = args.threads if args.threads is not None else _node_threads()
+    result['threads'] = threads
     for name in names:
         try:
-            lifter = Lifter(create_backend(args.model, name))
+            lifter = Lifter(create_backend(args.model, name, threads=threads))
         except (BackendError, ImportError) as exc:
             result['skipped'][name] = str(exc)
             continue
@@ -139,6 +148,9 @@ def add_parser(sub, default_data) -> None:
     p.add_argument('--json', help='also write the JSON here')
     p.add_argument('--data', default=str(default_data), help='pose file to draw inputs from')
     p.add_argument('--repeats', type=int, default=200)
+    p.add_argument('--threads', type=int, default=None,
+                   help='onnxruntime intra-op threads of the pipeline timings (default: the '
+                   "node's, config/lifter.yaml; 0 = one per core)")
     p.add_argument('--node', action=argparse.BooleanOptionalAction, default=None,
                    help='end-to-end node latency over loopback DDS (default: when rclpy '
                    'imports)')

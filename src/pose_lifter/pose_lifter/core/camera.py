@@ -70,10 +70,16 @@ def rotation_to_optical_axis(ray: np.ndarray) -> np.ndarray:
     if (c <= -1.0 + 1e-12).any():
         raise ValueError('rotation_to_optical_axis: a ray points straight backwards')
     f = 1.0 / (1.0 + c)
-    rows = (1.0 - x * x * f, -x * y * f, -x,
-            -x * y * f, 1.0 - y * y * f, -y,
-            x, y, c)
-    return np.stack(rows, axis=-1).reshape(r.shape[:-1] + (3, 3))
+    R = np.empty(r.shape[:-1] + (3, 3))
+    R[..., 0, 0] = 1.0 - x * x * f
+    R[..., 0, 1] = R[..., 1, 0] = -x * y * f
+    R[..., 0, 2] = -x
+    R[..., 1, 1] = 1.0 - y * y * f
+    R[..., 1, 2] = -y
+    R[..., 2, 0] = x
+    R[..., 2, 1] = y
+    R[..., 2, 2] = c
+    return R
 
 
 def rotate_image_points(points: np.ndarray, R: np.ndarray) -> np.ndarray:

@@ -33,9 +33,9 @@ def root_depth(pose_m: np.ndarray, virtual: np.ndarray, fallback: np.ndarray) ->
     p = np.where(valid[..., None], virtual, 0.0)
     num = (p * (pose_m[..., :2] - p * pose_m[..., 2:3])).sum(axis=(-1, -2))
     den = (p * p).sum(axis=(-1, -2))
-    z = np.divide(num, den, out=np.full_like(num, np.nan), where=den > 1e-12)
-    bad = ~np.isfinite(z) | (z <= 0.1)
-    return np.where(bad, fallback, z)
+    ok = den > 1e-12
+    z = num / np.where(ok, den, 1.0)
+    return np.where(ok & np.isfinite(z) & (z > 0.1), z, fallback)
 
 
 def anchor_to_rays(pose_m: np.ndarray, virtual: np.ndarray) -> np.ndarray:

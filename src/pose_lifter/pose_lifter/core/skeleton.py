@@ -6,8 +6,16 @@ markers and plots, the normalisation chain) is derived from these tables, never 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
+
+
+def _frozen(values) -> np.ndarray:
+    """A read-only int array (the tables below are computed once and shared)."""
+    arr = np.array(values, dtype=np.int64)
+    arr.flags.writeable = False
+    return arr
 
 
 @dataclass(frozen=True)
@@ -30,42 +38,43 @@ class Skeleton:
     def num_joints(self) -> int:
         return len(self.joint_names)
 
-    @property
+    @cached_property
     def root(self) -> int:
         return self.parents.index(-1)
 
-    @property
+    @cached_property
     def non_root(self) -> np.ndarray:
-        """Indices of the joints the network sees, (J-1,)."""
-        return np.array([j for j in range(self.num_joints) if j != self.root])
+        """Indices of the joints the network sees, (J-1,) (read-only)."""
+        return _frozen([j for j in range(self.num_joints) if j != self.root])
 
-    @property
+    @cached_property
     def bones(self) -> np.ndarray:
-        """(J-1, 2) int pairs (parent, child)."""
-        return np.array([(p, c) for c, p in enumerate(self.parents) if p >= 0])
+        """(J-1, 2) int pairs (parent, child) (read-only)."""
+        return _frozen([(p, c) for c, p in enumerate(self.parents) if p >= 0])
 
     def index(self, name: str) -> int:
         return self.joint_names.index(name)
 
-    @property
+    @cached_property
     def flip_permutation(self) -> np.ndarray:
-        """(J,) permutation swapping every ``l_*`` joint with its ``r_*`` twin."""
-        perm = np.arange(self.num_joints)
+        """(J,) permutation swapping every ``l_*`` joint with its ``r_*`` twin (read-only)."""
+        perm = list(range(self.num_joints))
         for j, name in enumerate(self.joint_names):
             for a, b in (('l_', 'r_'), ('r_', 'l_')):
                 if name.startswith(a):
                     perm[j] = self.index(b + name[len(a):])
-        return perm
+        return _frozen(perm)
 
-    @property
+    @cached_property
     def side(self) -> np.ndarray:
-        """(J,) +1 for left joints, -1 for right joints, 0 on the midline."""
-        return np.array([1 if n.startswith('l_') else -1 if n.startswith('r_') else 0
-                         for n in self.joint_names])
+        """(J,) +1 for left joints, -1 for right joints, 0 on the midline (read-only)."""
+        return _frozen([1 if n.startswith('l_') else -1 if n.startswith('r_') else 0
+                        for n in self.joint_names])
 
-    @property
+    @cached_property
     def scale_chain_indices(self) -> np.ndarray:
-        return np.array([self.index(n) for n in self.scale_chain])
+        """(C,) joint indices of the scale chain (read-only)."""
+        return _frozen([self.index(n) for n in self.scale_chain])
 
 
 H36M17 = Skeleton(

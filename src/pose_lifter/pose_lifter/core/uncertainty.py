@@ -15,6 +15,7 @@ pipeline (pose-lifter-train calibrate).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -96,10 +97,19 @@ class UncertaintyCalibration:
                              'and be sorted')
         return cal
 
+    @cached_property
+    def tables(self) -> dict[str, np.ndarray]:
+        """The bins as arrays (computed once): ``edges`` (B,) min_inferred, ``seen`` and
+        ``inferred`` (B, 17) radii, ``depth`` and ``lateral`` (B,) relative root errors."""
+        return {'edges': np.asarray([b.min_inferred for b in self.bins]),
+                'seen': np.asarray([b.seen_m for b in self.bins]),
+                'inferred': np.asarray([b.inferred_m for b in self.bins]),
+                'depth': np.asarray([b.depth_rel for b in self.bins]),
+                'lateral': np.asarray([b.lateral_rel for b in self.bins])}
+
     def bin_of(self, inferred_count: np.ndarray) -> np.ndarray:
         """(N,) inferred joints per person -> (N,) bin index."""
-        edges = np.asarray([b.min_inferred for b in self.bins])
-        return np.searchsorted(edges, inferred_count, side='right') - 1
+        return np.searchsorted(self.tables['edges'], inferred_count, side='right') - 1
 
 
 def root_relative_errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -187,9 +197,7 @@ def joint_radii(cal: UncertaintyCalibration, inferred: np.ndarray,
     """(N, 17) bool, (N,) root distances (None: the reference distance) -> (N, 17) radii (m)
     holding ``cal.nominal`` of the true joints."""
     k = cal.bin_of(inferred[:, 1:].sum(axis=1))
-    seen = np.asarray([b.seen_m for b in cal.bins])[k]
-    hidden = np.asarray([b.inferred_m for b in cal.bins])[k]
-    radii = np.where(inferred, hidden, seen)
+    radii = np.where(inferred, cal.tables['inferred'][k], cal.tables['seen'][k])
     if distance_m is not None:
         radii = radii * cal.distance_factor(distance_m)[:, None]
     return radii
@@ -200,14 +208,12 @@ def root_covariance(cal: UncertaintyCalibration, root: np.ndarray,
     """(N, 3) root positions (camera frame, m), (N, 17) inferred -> (N, 3, 3) covariance
     (m^2): the bin's depth_rel x distance along the ray, lateral_rel x distance across it."""
     k = cal.bin_of(inferred[:, 1:].sum(axis=1))
-    depth = np.asarray([b.depth_rel for b in cal.bins])[k]
-    lateral = np.asarray([b.lateral_rel for b in cal.bins])[k]
-    dist = np.sqrt((root ** 2).sum(axis=-1))
-    u = root / np.maximum(dist, 1e-9)[:, None]
-    along = u[:, :, None] * u[:, None, :]
-    across = np.eye(3) - along
-    return ((depth * dist) ** 2)[:, None, None] * along + \
-        ((lateral * dist) ** 2)[:, None, None] * across
+    sq = (root * root).sum(axis=-1)
+    # depth^2 d^2 u u^T + lateral^2 d^2 (I - u u^T), u = root / d: d^2 u u^T = root root^T
+    along = root[:, :, None] * root[:, None, :] / np.maximum(sq, 1e-18)[:, None, None]
+    lateral = (cal.tables['lateral'][k] ** 2 * sq)[:, None, None]
+    return (cal.tables['depth'][k] ** 2 * sq)[:, None, None] * along + \
+        lateral * (np.eye(3) - along)
 
 
 def coverage(radii: np.ndarray, errors: np.ndarray) -> float:
