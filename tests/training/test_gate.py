@@ -10,8 +10,16 @@ import torch
 from pose_lifter.core.backends import create_backend
 from pose_lifter.core.skeleton import H36M17
 from pose_lifter_training.adapt import lifting_model
+from pose_lifter_training.checkpoint import CheckpointError
 from pose_lifter_training.cli import main
-from pose_lifter_training.gate import KINDS, GatedLiftingModel, training_corruptions
+from pose_lifter_training.gate import (
+    DEFAULT_FEATURES,
+    FEATURES,
+    KINDS,
+    GatedLiftingModel,
+    feature_width,
+    training_corruptions,
+)
 
 
 def test_training_corruptions_change_every_pose_their_own_way():
@@ -67,3 +75,41 @@ def test_gate_bad_options_are_one_line(tmp_path, tiny_run, capsys):
     assert 'epochs' in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(['gate', '--out', str(tmp_path / 'g.onnx')])
+
+
+def test_feature_sets_size_the_head_and_skip_the_critic_without_realism(tiny_run):
+    base = lifting_model(tiny_run / 'best.pt')
+    x = torch.as_tensor(np.random.default_rng(0).normal(0, 0.05, (5, 32)), dtype=torch.float32)
+    z = torch.zeros(5, base.generator.encoder.mu.out_features)
+    assert feature_width(DEFAULT_FEATURES) == 32 + 32 + 16 + 1
+    full = GatedLiftingModel(base, features=tuple(FEATURES)).eval()
+    assert full.head[0].in_features == feature_width(tuple(FEATURES)) == 81 + 48 + 16
+    called = []
+    base.critic.register_forward_hook(lambda *a: called.append(1))
+    lean = GatedLiftingModel(base, features=('input', 'residual', 'presence', 'bones')).eval()
+    with torch.no_grad():
+        pose, p = lean(x, z)
+        feats = lean.features(x, *lean.lift(x, z))
+    assert not called and pose.shape == (5, 16, 3) and ((p > 0) & (p < 1)).all()
+    # bone shares: 16 bone lengths over their sum, x 16 -> mean 1
+    np.testing.assert_allclose(feats[:, -16:].mean(1).numpy(), 1.0, rtol=1e-5)
+    with torch.no_grad():
+        full(x, z)
+    assert called
+    with pytest.raises(ValueError, match='gate features'):
+        feature_width(('input', 'depth'))
+
+
+def test_gate_without_realism_exports_no_critic_and_says_so(tmp_path, tiny_run, pose_file,
+                                                          capsys):
+    out = tmp_path / 'lean.onnx'
+    assert main(['gate', '--model', str(tiny_run / 'best.pt'), '--out', str(out),
+                 '--data', str(pose_file), '--epochs', '1', '--features', 'input',
+                 'residual', 'presence']) == 0
+    backend = create_backend(out, 'onnxruntime')
+    assert backend.contract.training['gate']['features'] == ['input', 'residual', 'presence']
+    with pytest.raises(CheckpointError, match='no critic'):
+        lifting_model(out)
+    assert main(['gate', '--model', str(tiny_run / 'best.pt'), '--out', str(out),
+                 '--features', 'input', 'colour']) == 2
+    assert 'gate features' in capsys.readouterr().err

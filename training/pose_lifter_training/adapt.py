@@ -159,7 +159,11 @@ def attach(run, splits) -> None:
     init = read_init(cfg.train.init_from) if cfg.train.init_from else None
     if init is not None:
         load_weights(run.generator, init.generator, 'generator', init.source)
-        load_weights(run.critic, init.critic, 'critic', init.source)
+        if init.critic:
+            load_weights(run.critic, init.critic, 'critic', init.source)
+        else:   # a gate trained without the realism feature exports no critic
+            print(f'{init.source} has no critic weights (a gate without the realism feature): '
+                  'the critic starts untrained', flush=True)
         ema = getattr(run, 'ema', None)
         if ema is not None:
             ema.load_state_dict(run.generator.state_dict())
@@ -218,7 +222,11 @@ def lifting_model(path: str | Path, member: int = 0):
     _, contract = onnx_state(path, member)
     saved = (contract.training.get('config') or {}).get('loss', {})
     loss.renormalise_views = bool(saved.get('renormalise_views', loss.renormalise_views))
+    loss.view_axis = str(saved.get('view_axis', loss.view_axis))
     generator, critic = build_networks(model_cfg)
     load_weights(generator, init.generator, 'generator', init.source)
+    if not init.critic:
+        raise CheckpointError(f'{path} has no critic weights (its gate was trained without '
+                              'the realism feature): use the lifter it was gated from')
     load_weights(critic, init.critic, 'critic', init.source)
     return build_lifting_model(generator, critic, model_cfg, loss).eval()

@@ -104,6 +104,10 @@ def _parser() -> argparse.ArgumentParser:
     ga.add_argument('--epochs', type=int, default=12)
     ga.add_argument('--seed', type=int, default=0)
     ga.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    ga.add_argument('--features', nargs='+', default=None, metavar='NAME',
+                    help='what the gate sees: input residual presence realism pose bones '
+                    '(default: input residual presence realism); without realism the '
+                    'critic is not run')
     ca = sub.add_parser('calibrate', help="recalibrate an exported model's realism threshold "
                         'for detector-like input (rewrites its contract)')
     ca.add_argument('--model', required=True, help='exported .onnx (rewritten unless --out)')
@@ -234,8 +238,14 @@ def _gate(args: argparse.Namespace) -> int:
     from .gate import fit_gate
     if args.epochs < 1:
         raise ConfigError('--epochs must be >= 1')
+    from .gate import DEFAULT_FEATURES, feature_width
+    features = tuple(args.features or DEFAULT_FEATURES)
+    try:
+        feature_width(features)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     result = fit_gate(args.model, args.out, args.data, epochs=args.epochs, seed=args.seed,
-                      threads=args.threads)
+                      threads=args.threads, features=features)
     print(f'wrote {args.out}: validation ROC-AUC {result["best_val_auc"]:.3f} against the '
           'training corruptions; now run: pose-lifter-train calibrate --model ' + args.out)
     return 0

@@ -77,33 +77,78 @@ def training_corruptions(cam: np.ndarray, rng: np.random.Generator
     return out, kinds
 
 
+# What the gate can see (``--features``); each adds these many values per person (J-1 = 16):
+# input 2(J-1), residual 2(J-1) (reprojection of the lifted pose minus the input, x 10),
+# presence (J-1), realism 1 (log of the lifter's critic realism / 10), pose 3(J-1) (the lifted
+# root-relative pose, body units), bones (J-1) (bone lengths over their sum, x (J-1)).
+FEATURES = {'input': 2, 'residual': 2, 'presence': 1, 'realism': 0, 'pose': 3, 'bones': 1}
+DEFAULT_FEATURES = ('input', 'residual', 'presence', 'realism')
+_BONES = torch.tensor(H36M17.bones.tolist())
+
+
+def feature_width(features: tuple[str, ...]) -> int:
+    """Values per person of a feature set (ValueError for an unknown name)."""
+    unknown = sorted(set(features) - set(FEATURES))
+    if unknown or not features:
+        raise ValueError(f'gate features {unknown or "(none)"}: choose from {list(FEATURES)}')
+    j = H36M17.num_joints - 1
+    return sum(FEATURES[f] * j or 1 for f in features)
+
+
 class GatedLiftingModel(nn.Module):
-    """A lifter (pose3d, realism) with its realism replaced by the gate's P(real)."""
+    """A lifter (pose3d, realism) with its realism replaced by the gate's P(real).
+
+    Without 'realism' in ``features`` the critic is never run (nor exported)."""
 
     def __init__(self, base: nn.Module, width: int = 256, depth: float =
-                 NormalisationSpec().depth):
+                 NormalisationSpec().depth, features: tuple[str, ...] = DEFAULT_FEATURES):
         super().__init__()
-        self.base, self.depth = base, depth
-        j = H36M17.num_joints - 1
-        self.head = nn.Sequential(nn.Linear(5 * j + 1, width), nn.LeakyReLU(0.1),
+        self.base, self.depth, self.feature_set = base, depth, tuple(features)
+        self.head = nn.Sequential(nn.Linear(feature_width(self.feature_set), width),
+                                  nn.LeakyReLU(0.1),
                                   nn.Linear(width, width), nn.LeakyReLU(0.1),
                                   nn.Linear(width, width), nn.LeakyReLU(0.1),
                                   nn.Linear(width, 1))
 
-    def features(self, keypoints: torch.Tensor, pose: torch.Tensor, realism: torch.Tensor
-                 ) -> torch.Tensor:
-        """(N, 2(J-1)), (N, J-1, 3), (N,) -> (N, 5(J-1) + 1): input, per-joint residual of
-        the reprojected pose, presence, log realism."""
-        x = keypoints.reshape(keypoints.shape[0], -1, 2)
+    def lift(self, keypoints: torch.Tensor, noise: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """pose3d (N, J-1, 3) and the lifter's realism (N,), None when the gate ignores it."""
+        if 'realism' in self.feature_set:
+            return self.base(keypoints, noise)
+        pose, _, _ = self.base.generator(keypoints.reshape(keypoints.shape[0], -1, 2), noise)
+        return pose, None
+
+    def features(self, keypoints: torch.Tensor, pose: torch.Tensor,
+                 realism: torch.Tensor | None) -> torch.Tensor:
+        """(N, 2(J-1)), (N, J-1, 3), (N,) or None -> (N, feature_width) in FEATURES order."""
+        n = keypoints.shape[0]
+        x = keypoints.reshape(n, -1, 2)
         seen = (x != 0).any(dim=-1, keepdim=True)
-        proj = pose[..., :2] / torch.clamp(pose[..., 2:3] + self.depth, min=1e-3)
-        res = torch.where(seen, proj - x, torch.zeros_like(x)) * RESIDUAL_SCALE
-        return torch.cat([keypoints, res.reshape(x.shape[0], -1), seen[..., 0].to(x.dtype),
-                          torch.log(realism[:, None] + 1e-9) / 10.0], dim=1)
+        parts = []
+        for name in self.feature_set:
+            if name == 'input':
+                parts.append(keypoints)
+            elif name == 'residual':
+                proj = pose[..., :2] / torch.clamp(pose[..., 2:3] + self.depth, min=1e-3)
+                res = torch.where(seen, proj - x, torch.zeros_like(x)) * RESIDUAL_SCALE
+                parts.append(res.reshape(n, -1))
+            elif name == 'presence':
+                parts.append(seen[..., 0].to(x.dtype))
+            elif name == 'realism':
+                parts.append(torch.log(realism[:, None] + 1e-9) / 10.0)
+            elif name == 'pose':
+                parts.append(pose.reshape(n, -1))
+            elif name == 'bones':
+                full = torch.cat([torch.zeros_like(pose[:, :1]), pose], dim=1)
+                d = full[:, _BONES[:, 1]] - full[:, _BONES[:, 0]]
+                length = torch.sqrt((d * d).sum(dim=-1) + 1e-12)
+                parts.append(length * length.shape[1] /
+                             torch.clamp(length.sum(dim=1, keepdim=True), min=1e-6))
+        return torch.cat(parts, dim=1)
 
     def forward(self, keypoints: torch.Tensor, noise: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        pose, realism = self.base(keypoints, noise)
+        pose, realism = self.lift(keypoints, noise)
         logit = self.head(self.features(keypoints, pose, realism))[:, 0]
         return pose, torch.sigmoid(logit)
 
@@ -124,8 +169,7 @@ def _rows(cam: np.ndarray, K: np.ndarray, noise: DetectorNoise, coco: np.ndarray
 def _features(model: GatedLiftingModel, x: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         z = torch.zeros(len(x), model.base.generator.encoder.mu.out_features)
-        pose, realism = model.base(x, z)
-        return model.features(x, pose, realism)
+        return model.features(x, *model.lift(x, z))
 
 
 def _labelled(model: GatedLiftingModel, poses: np.ndarray, rng: np.random.Generator,
@@ -149,7 +193,8 @@ def _labelled(model: GatedLiftingModel, poses: np.ndarray, rng: np.random.Genera
 
 def fit_gate(model_path: str | Path, out: str | Path, data_path: str | None = None,
              epochs: int = 12, lr: float = 1e-3, batch: int = 512, seed: int = 0,
-             threads: int | None = None) -> dict[str, Any]:
+             threads: int | None = None, features: tuple[str, ...] = DEFAULT_FEATURES
+             ) -> dict[str, Any]:
     """Train the gate over the frozen lifter of ``model_path`` (.onnx with its training config,
     or a checkpoint) and export the gated model to ``out`` (.onnx; calibrate it afterwards).
     Model selection: validation ROC-AUC against the training corruptions. Returns the
@@ -168,7 +213,7 @@ def fit_gate(model_path: str | Path, out: str | Path, data_path: str | None = No
         cfg.data.path = data_path
     splits = load_splits(cfg.data)
     base = lifting_model(model_path).eval()
-    model = GatedLiftingModel(base)
+    model = GatedLiftingModel(base, features=features)
     for p in model.base.parameters():
         p.requires_grad_(False)
     opt = torch.optim.Adam(model.head.parameters(), lr)
@@ -207,8 +252,7 @@ def fit_gate(model_path: str | Path, out: str | Path, data_path: str | None = No
     contract.training = dict(contract.training or {})
     contract.training['gate'] = {
         'base_content_hash': contract.content_hash, 'epochs': epochs, 'seed': seed,
-        'best_val_auc_training_corruptions': best, 'features':
-        'input, per-joint reprojection residual x 10, presence, log(lifter realism) / 10',
+        'best_val_auc_training_corruptions': best, 'features': list(model.feature_set),
         'corruptions': list(KINDS)}
     write_model(model.eval(), contract, out)
     Path(out).with_suffix('.gate.json').write_text(json.dumps(history, indent=1))
