@@ -1,21 +1,32 @@
 #!/usr/bin/env python3
-"""2D-only adaptation to new cameras, on a domain shift built from the CMU pose file.
+"""2D-only adaptation to a new domain, on domain shifts built from the CMU pose file.
 
-Source: an exported model (default: the shipped models/default.onnx, trained on the 2D of the
-default training subjects through virtual cameras 0.5-2.5 m high). Target: subjects 07 and 14
-(never training data of the shipped model) seen by 8 static cameras mounted HIGH (3.5-4.5 m,
-4-5 m away: looking down ~30 degrees, outside the training envelope). Every 3rd clip of each
-target subject is held out (whole clips: no near-duplicate frames leak); a rosbag of the other
-clips is made with the ``bag make`` scene (1 px noise, 30 fps). Adaptation = ``fit --data-2d BAG
---init-from SOURCE``: only the bag's keypoints + CameraInfo reach training, best.pt is chosen by
-the 2D-only criterion on the bag's held-out time blocks. The held-out clips' 3D (same high
-cameras) is logged per epoch for the rank correlation and gives the final score.
+Two shifts (``--shift``):
+
+``motion`` (the default): a lifter trained on people walking, running and jumping meets people
+climbing. The target is subject 01's playground climbing (457 s, hands above the head, legs
+raised, crouching). The source models are trained by this script with the members' recipe
+(width 256, 20 epochs, ``scripts/seed_runs.sh``) on the locomotion subjects 02 (walk, run, jump,
+punch) and 03 (uneven terrain), validated on 14, one per seed (``--source-subjects``).
+Every 3rd clip of subject 01 is held out; a rosbag of the other clips is made with ``bag make``
+(the evaluation cameras, 1 px noise, 30 fps) and is the adaptation's only data.
+
+``cameras``: the source is an exported model (default: the shipped models/default.onnx,
+trained on the 2D of the default training subjects through virtual cameras 0.5-2.5 m high).
+Target: subjects 07 and 14 (never its training data) seen by 8 static cameras mounted HIGH
+(3.5-4.5 m, 4-5 m away: looking down ~30 degrees, outside the training envelope), every 3rd
+clip held out, the bag made through the high cameras.
+
+In both, whole clips are held out (no near-duplicate frames leak). Adaptation = ``fit
+--data-2d BAG --init-from SOURCE``: only the bag's keypoints + CameraInfo reach training, best.pt
+is chosen by the 2D-only criterion on the bag's held-out time blocks. The held-out clips' 3D
+(same cameras) is logged per epoch for the rank correlation and gives the final score.
 
     PYTHONPATH=src/pose_lifter:training nice .venv/bin/python scripts/adaptation_study.py \
-        [--seeds 0 1 2] [--epochs 12] [--out runs/adaptation_high] [--set KEY=VALUE ...]
+        [--shift motion|cameras] [--seeds 0 1 2] [--epochs 12] [--out DIR] [--set KEY=VALUE ...]
 
-Runs in-process (the high camera set is patched into the bag scene and the evaluation views).
-A finished run directory (metrics.json) is reused.
+Runs in-process (for ``cameras`` the high camera set is patched into the bag scene and the
+evaluation views). A finished run directory (metrics.json) is reused.
 """
 from __future__ import annotations
 
@@ -30,6 +41,11 @@ import numpy as np
 from pose_lifter.core import cameras as C
 
 ROOT = Path(__file__).resolve().parents[1]
+CLIMB = ['01']
+SOURCE_SUBJECTS = ['02', '03']     # walk, run, jump, punch, uneven terrain
+SOURCE_RECIPE = ['model.width=256', 'model.critic_width=256', 'train.batch=256',
+                 'train.threads=1', 'train.umap=false', 'train.progress=false',
+                 'train.plots=false', 'train.epochs=20']
 TARGET = ['07', '14']
 HIGH = tuple(C.CameraSpec(distance=d, height=4.0 + dh, azimuth=a, focal=f) for d, dh, a, f in (
     (4.0, 0.0, 0, 800), (5.0, 0.5, 45, 1000), (4.5, 0.0, 90, 900), (4.0, -0.5, 135, 700),
@@ -53,7 +69,8 @@ def use_high_cameras() -> None:
     D.eval_views = functools.partial(C.eval_views, cameras=HIGH)
 
 
-def target_files(poses_path: Path, out: Path) -> tuple[Path, Path]:
+def target_files(poses_path: Path, out: Path, target: list[str], cameras: str
+                 ) -> tuple[Path, Path]:
     """(bag of the adaptation clips, pose file of the held-out clips)."""
     from pose_lifter.bag.make import make_bag
     from pose_lifter.bag.scene import SceneOptions
@@ -61,20 +78,20 @@ def target_files(poses_path: Path, out: Path) -> tuple[Path, Path]:
     bag, held = out / 'target_bag', out / 'target_heldout.npz'
     if bag.exists() and held.is_file():
         return bag, held
-    poses = load_pose_file(poses_path).subjects_only(TARGET)
+    poses = load_pose_file(poses_path).subjects_only(target)
     clips = np.unique(poses.clip)
-    order = {c: i for s in TARGET
+    order = {c: i for s in target
              for i, c in enumerate(c for c in clips if poses.clip_subjects[c] == s)}
     held_clip = np.array([order[c] % 3 == 1 for c in poses.clip])
     save_pose_file(held, poses.select(held_clip))
     adapt_path = out / 'target_adapt.npz'
     save_pose_file(adapt_path, poses.select(~held_clip))
-    make_bag(adapt_path, bag, SceneOptions(cameras='high', noise_px=1.0, seed=0), fps=30.0)
+    make_bag(adapt_path, bag, SceneOptions(cameras=cameras, noise_px=1.0, seed=0), fps=30.0)
     return bag, held
 
 
 def score(model_path: Path, held: Path) -> dict[str, float]:
-    """PA-MPJPE / N-MPJPE (mm) on the held-out target clips through the high cameras."""
+    """PA-MPJPE / N-MPJPE (mm) on the held-out target clips through the evaluation views."""
     from pose_lifter.core import metrics as M
     from pose_lifter.core.poses import load_pose_file
     from pose_lifter_training.adapt import lifting_model, read_init
@@ -86,7 +103,21 @@ def score(model_path: Path, held: Path) -> dict[str, float]:
     return {k: float(m[k]) for k in ('pa_mpjpe', 'n_mpjpe')}
 
 
-def adapt(seed: int, args, bag: Path, held: Path) -> Path:
+def train_source(seed: int, args) -> Path:
+    """The motion shift's source: the members' recipe without the target subject (best.pt)."""
+    from pose_lifter_training.config import load_config
+    from pose_lifter_training.train import fit
+    out = args.out / f'source_s{seed}'
+    if not (out / 'metrics.json').is_file():
+        cfg = load_config('default', overrides=SOURCE_RECIPE + [
+            f'data.path={pose_file()}', f'data.train_subjects={args.source_subjects}',
+            "data.val_subjects=['14']", "data.test_subjects=['07']",
+            f'train.seed={seed}'] + args.source_set)
+        fit(cfg, out)
+    return out / 'best.pt'
+
+
+def adapt(seed: int, args, source: Path, target: list[str], bag: Path, held: Path) -> Path:
     from pose_lifter_training.adapt import adopt_architecture, read_init
     from pose_lifter_training.config import load_config
     from pose_lifter_training.train import fit
@@ -95,8 +126,8 @@ def adapt(seed: int, args, bag: Path, held: Path) -> Path:
         return out
     # data.path = the held-out 3D, only logged per epoch: no 3D training poses
     cfg = load_config('default', overrides=ADAPT + [
-        f'data.unlabelled={bag}', f'train.init_from={args.source}', f'data.path={held}',
-        'data.train_subjects=[]', f'data.val_subjects={TARGET}', 'data.test_subjects=[]',
+        f'data.unlabelled={bag}', f'train.init_from={source}', f'data.path={held}',
+        'data.train_subjects=[]', f'data.val_subjects={target}', 'data.test_subjects=[]',
         'data.eval_fps=10', f'train.epochs={args.epochs}', f'train.seed={seed}',
         f'train.select_metric={args.select}'] + args.set)
     adopt_architecture(cfg, read_init(cfg.train.init_from))
@@ -126,29 +157,46 @@ def table(results: list[dict], select: str) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--source', type=Path, default=ROOT / 'models' / 'default.onnx')
+    p.add_argument('--shift', choices=('motion', 'cameras'), default='motion')
+    p.add_argument('--source', type=Path, default=None,
+                   help='cameras: the source model (default models/default.onnx); motion: '
+                        'trained here per seed unless given')
+    p.add_argument('--source-subjects', nargs='+', default=SOURCE_SUBJECTS,
+                   help="motion: the source model's training subjects (default: locomotion)")
+    p.add_argument('--source-set', nargs='*', default=[],
+                   help="extra overrides of the motion shift's source training")
     p.add_argument('--seeds', type=int, nargs='+', default=[0])
     p.add_argument('--epochs', type=int, default=12)
     p.add_argument('--select', default='crit_2d', help='2D-only train.select_metric')
-    p.add_argument('--out', type=Path, default=ROOT / 'runs' / 'adaptation_high')
+    p.add_argument('--out', type=Path, default=None,
+                   help='default runs/adaptation_motion or runs/adaptation_high')
     p.add_argument('--set', nargs='*', default=[], help='extra overrides of the adaptation')
     args = p.parse_args()
+    motion = args.shift == 'motion'
+    args.out = args.out or ROOT / 'runs' / ('adaptation_motion' if motion else 'adaptation_high')
     args.out.mkdir(parents=True, exist_ok=True)
-    use_high_cameras()
-    bag, held = target_files(pose_file(), args.out)
+    if motion:
+        target, cameras = CLIMB, 'eval'
+    else:
+        use_high_cameras()
+        target, cameras = TARGET, 'high'
+        args.source = args.source or ROOT / 'models' / 'default.onnx'
+    bag, held = target_files(pose_file(), args.out, target, cameras)
     from pose_lifter_training.selection import rank_report
     results = []
     for seed in args.seeds:
-        run = adapt(seed, args, bag, held)
+        source = args.source or train_source(seed, args)
+        run = adapt(seed, args, source, target, bag, held)
         history = json.loads((run / 'history.json').read_text())
-        src, ada = score(args.source, held), score(run / 'best.pt', held)
+        src, ada = score(source, held), score(run / 'best.pt', held)
         results.append({'seed': seed, 'source': src, 'adapted': ada,
                         'gain': 100.0 * (1.0 - ada['pa_mpjpe'] / src['pa_mpjpe']),
                         'best_epoch': json.loads((run / 'metrics.json').read_text())
                         ['best_epoch'], 'ranking': rank_report(history, 'pa_mpjpe')})
         (args.out / 'results.json').write_text(json.dumps(results, indent=2))
-    print(f'target: held-out clips of subjects {TARGET} through 8 cameras 3.5-4.5 m high (mm, '
-          f'10 fps); source {args.source.name}')
+    where = ('the evaluation cameras' if motion else '8 cameras 3.5-4.5 m high')
+    print(f'target: held-out clips of subjects {target} through {where} (mm, 10 fps); '
+          f'source {args.source or "trained without the target, per seed"}')
     print(table(results, args.select))
     return 0
 

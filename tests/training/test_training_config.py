@@ -53,6 +53,7 @@ def test_partial_config_file_merges_over_preset(tmp_path):
     ('nope.width=3', 'unknown config key'),
     ('model.width=abc', 'expects int'),
     ('loss.mode=magic', 'loss.mode'),
+    ('loss.view_axis=sideways', 'loss.view_axis'),
     ('model.width', 'KEY=VALUE'),
 ])
 def test_bad_overrides_raise_config_error(override, message):

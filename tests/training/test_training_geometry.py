@@ -1,12 +1,16 @@
 """Torch geometry vs the numpy runtime core (one preprocessing, two languages)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import pytest
 import torch
 from training_synthetic import random_poses
 
 from pose_lifter.core.normalization import NormalisationSpec, normalise_camera_points
 from pose_lifter.core.skeleton import H36M17, chain_length
+from pose_lifter_training import geometry
 from pose_lifter_training.data import insert_root
 from pose_lifter_training.geometry import (
     add_root,
@@ -75,3 +79,42 @@ def test_face_forward_prior_flags_depth_flipped_poses():
     flipped = pose[:, H36M17.flip_permutation[1:] - 1] * torch.tensor([-1.0, 1.0, 1.0],
                                                                       dtype=pose.dtype)
     assert face_forward_violation(flipped).max() < 1e-9
+
+
+def test_rotation_about_the_y_axis_is_rotation_y():
+    theta = torch.tensor([0.3, -1.2, 2.5])
+    axis = torch.tensor([[0.0, 1.0, 0.0]]).expand(3, -1)
+    assert torch.allclose(geometry.rotation_about(axis, theta), geometry.rotation_y(theta),
+                          atol=1e-6)
+    many = geometry.rotation_about(axis, theta[None].expand(3, -1))
+    assert many.shape == (3, 3, 3, 3)
+
+
+def _pitched(pose: torch.Tensor, deg: float) -> torch.Tensor:
+    """The pose seen by a camera pitched down by ``deg`` (rotation about camera x)."""
+    a = math.radians(deg)
+    r = torch.tensor([[1.0, 0.0, 0.0], [0.0, math.cos(a), -math.sin(a)],
+                      [0.0, math.sin(a), math.cos(a)]])
+    return pose @ r.T
+
+
+def test_body_tilt_views_turn_the_person_about_its_own_up_axis():
+    """Seen from a camera looking down 30 degrees, the body's up axis is tilted; novel views
+    about it keep the person's up vector fixed (a camera circling at the same elevation),
+    while views about the camera's y axis tip the person over."""
+    upright = torch.tensor(body_poses(1), dtype=torch.float32)                # (1, 16, 3)
+    level_axis = geometry.tilted_up_axis(upright)
+    assert torch.allclose(level_axis, torch.tensor([[0.0, -1.0, 0.0]]), atol=0.05)
+    seen = _pitched(upright, 30.0)
+    axis = geometry.tilted_up_axis(seen)
+    up = seen[0, H36M17.index('thorax') - 1] / seen[0, H36M17.index('thorax') - 1].norm()
+    assert torch.allclose(axis[0], up, atol=0.05)
+    theta = torch.tensor([[1.0, 2.0]])
+    _, rot, _ = geometry.novel_views(seen, theta, True, axis='body_tilt')
+    turned = geometry.rotate(seen[:, None], rot)[0, :, H36M17.index('thorax') - 1]
+    assert torch.allclose(turned, seen[0, H36M17.index('thorax') - 1].expand(2, -1), atol=1e-4)
+    _, rot_y, _ = geometry.novel_views(seen, theta, True, axis='camera_y')
+    tipped = geometry.rotate(seen[:, None], rot_y)[0, :, H36M17.index('thorax') - 1]
+    assert (tipped - seen[0, H36M17.index('thorax') - 1]).norm(dim=-1).min() > 0.05
+    with pytest.raises(ValueError, match='view axis'):
+        geometry.novel_views(seen, theta, True, axis='sideways')

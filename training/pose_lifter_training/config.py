@@ -93,7 +93,9 @@ class LossConfig:
     kl_floor: float = 1e-5              # beta never below this (thesis 0: logvar runs away)
     real_label_low: float = 0.7
     real_label_high: float = 1.0        # thesis: 1.2 (invalid BCE target)
-    rotation_deg: float = 180.0         # novel view: theta ~ U(-r, r) about the camera y axis
+    rotation_deg: float = 180.0         # novel view: theta ~ U(-r, r) about the view axis
+    view_axis: str = 'camera_y'         # 'camera_y' (thesis) | 'body_tilt': the lifted body's
+    #                                     up axis tilted about camera x (cameras looking down)
     critic_eval_for_generator: bool = True   # thesis: False (dropout active)
     renormalise_views: bool = True      # thesis: False (critic can use the 2D scale cue)
     consistency_3d: float = 0.1         # Chen et al. 2019 lift-rotate-project-lift, 3D term
@@ -155,6 +157,9 @@ class Config:
                               f'{self.loss.mode!r}')
         if self.loss.kl_schedule not in ('cyclic', 'hpe3d_code'):
             raise ConfigError(f'loss.kl_schedule {self.loss.kl_schedule!r} is unknown')
+        if self.loss.view_axis not in ('camera_y', 'body_tilt'):
+            raise ConfigError(f'loss.view_axis must be camera_y or body_tilt, not '
+                              f'{self.loss.view_axis!r}')
         if self.train.lr_schedule not in ('constant', 'cosine'):
             raise ConfigError('train.lr_schedule must be constant or cosine')
         if not 0.0 <= self.train.ema < 1.0:

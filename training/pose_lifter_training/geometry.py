@@ -9,6 +9,8 @@ tests check both against the numpy core.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from pose_lifter.core.normalization import NormalisationSpec
@@ -63,15 +65,53 @@ def renormalise(points: torch.Tensor, spec: NormalisationSpec = SPEC,
     return points * factor[..., None, None], factor
 
 
+VIEW_AXES = ('camera_y', 'body_tilt')
+MAX_TILT_RAD = math.radians(60.0)
+
+
+def rotation_about(axis: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """Rodrigues: unit axes (N, 3), angles (N,) or (N, K) -> rotations (N[, K], 3, 3)."""
+    if theta.dim() == 2:
+        axis = axis[:, None].expand(-1, theta.shape[1], -1)
+    x, y, z = axis.unbind(-1)
+    zero = torch.zeros_like(x)
+    k = torch.stack([torch.stack([zero, -z, y], -1), torch.stack([z, zero, -x], -1),
+                     torch.stack([-y, x, zero], -1)], dim=-2)
+    s, c = torch.sin(theta)[..., None, None], torch.cos(theta)[..., None, None]
+    eye = torch.eye(3, dtype=axis.dtype, device=axis.device)
+    return eye + s * k + (1.0 - c) * (k @ k)
+
+
+def tilted_up_axis(pose: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor:
+    """The body's up direction (pelvis -> thorax) reduced to its tilt about the camera x axis,
+    clamped to +-60 degrees from the image vertical, as a unit axis: (N, J-1, 3) -> (N, 3).
+
+    A camera looking down (or up) at a person sees the world vertical tilted about its x
+    axis; turning the lifted person about this axis instead of the camera's y axis gives novel
+    views from cameras at the same elevation (after ElePose, Wandt et al. CVPR 2022, which
+    learns the elevation instead). Sideways lean is left out: cameras rarely roll, people lean.
+    The axis carries no gradient."""
+    full = add_root(pose.detach(), skeleton)
+    up = full[:, skeleton.index('thorax')] - full[:, skeleton.root]
+    tilt = torch.atan2(up[:, 2], -up[:, 1]).clamp(-MAX_TILT_RAD, MAX_TILT_RAD)
+    return torch.stack([torch.zeros_like(tilt), -torch.cos(tilt), torch.sin(tilt)], dim=-1)
+
+
 def novel_views(pose: torch.Tensor, theta: torch.Tensor, renorm: bool,
-                spec: NormalisationSpec = SPEC, skeleton: Skeleton = H36M17
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Rotate by R_y(theta), project, optionally re-normalise.
+                spec: NormalisationSpec = SPEC, skeleton: Skeleton = H36M17,
+                axis: str = 'camera_y') -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rotate by theta about the camera y axis (``camera_y``) or the body's tilted up axis
+    (``body_tilt``, ``tilted_up_axis``), project, optionally re-normalise.
 
     pose (N, J-1, 3); theta (N,) or (N, K) -> views (N[, K], J-1, 2), rotations (N[, K], 3, 3)
     and the re-normalisation factor (N[, K]) (ones without ``renorm``).
     """
-    rot = rotation_y(theta)
+    if axis == 'camera_y':
+        rot = rotation_y(theta)
+    elif axis == 'body_tilt':
+        rot = rotation_about(tilted_up_axis(pose, skeleton), theta)
+    else:
+        raise ValueError(f'view axis {axis!r}: choose one of {list(VIEW_AXES)}')
     rotated = rotate(pose[:, None] if theta.dim() == 2 else pose, rot)
     views = project(rotated, spec.depth)
     if renorm:

@@ -163,16 +163,19 @@ class LiftingModel(nn.Module):
 
     def __init__(self, generator: Generator, critic: Critic, views_deg: list[float],
                  renorm: bool, reproj_tau: float = 0.0,
-                 spec: NormalisationSpec = NormalisationSpec(), skeleton: Skeleton = H36M17):
+                 spec: NormalisationSpec = NormalisationSpec(), skeleton: Skeleton = H36M17,
+                 view_axis: str = 'camera_y'):
         super().__init__()
         self.generator, self.critic = generator, critic
         self.register_buffer('views', torch.tensor([math.radians(a) for a in views_deg]))
         self.renorm, self.reproj_tau, self.spec, self.skeleton = renorm, reproj_tau, spec, skeleton
+        self.view_axis = view_axis
 
     def realism(self, pose: torch.Tensor) -> torch.Tensor:
         """(N, J-1, 3) -> (N,)."""
         theta = self.views[None].expand(pose.shape[0], -1)
-        views, _, _ = novel_views(pose, theta, self.renorm, self.spec, self.skeleton)
+        views, _, _ = novel_views(pose, theta, self.renorm, self.spec, self.skeleton,
+                                  self.view_axis)
         scores = self.critic(views.reshape(-1, views.shape[-2] * 2))
         return scores.reshape(pose.shape[0], -1).mean(dim=-1)
 
@@ -206,4 +209,5 @@ def build_lifting_model(generator: Generator, critic: Critic, cfg: ModelConfig,
                         loss: LossConfig) -> LiftingModel:
     """The export/inference graph with the config's critic views and view normalisation."""
     return LiftingModel(generator, critic, critic_angles_deg(cfg.critic_views),
-                        loss.renormalise_views, cfg.realism_reproj_tau)
+                        loss.renormalise_views, cfg.realism_reproj_tau,
+                        view_axis=loss.view_axis)

@@ -230,7 +230,8 @@ def train_step(generator: nn.Module, critic: nn.Module, opt_g: torch.optim.Optim
     x = batch.inputs * batch.visible[..., None].to(batch.inputs.dtype)
     pose, mu, logvar = generator(x)
     theta = sample_angles(pose.shape[0], loss_cfg, pose)
-    views, rot, factor = novel_views(pose, theta, loss_cfg.renormalise_views)
+    views, rot, factor = novel_views(pose, theta, loss_cfg.renormalise_views,
+                                     axis=loss_cfg.view_axis)
     judged = like_the_input(views, pose, batch.inputs) if loss_cfg.view_residual else views
     logs = critic_step(critic, opt_c, batch.inputs, judged, loss_cfg, train_cfg)
     total, terms = generator_losses(generator, critic, batch, pose, mu, logvar, views, rot,

@@ -64,7 +64,8 @@ def criterion_2d(model: LiftingModel, inputs: np.ndarray, visible: np.ndarray,
         noise = torch.zeros(len(x), gen.decoder.stem[0].in_features, device=device)
         pose, realism = model(x.reshape(len(x), -1), noise)
         theta = torch.deg2rad(theta_deg)[None].expand(len(x), -1)
-        views, rot, factor = novel_views(pose, theta, model.renorm, model.spec, model.skeleton)
+        views, rot, factor = novel_views(pose, theta, model.renorm, model.spec, model.skeleton,
+                                         model.view_axis)
         k = theta.shape[1]
         relift, _, _ = gen(views.reshape(len(x) * k, -1, 2),
                            noise.repeat_interleave(k, 0))
