@@ -39,3 +39,10 @@ def test_calibrate_bad_input_is_one_line(tmp_path, pose_file, capsys, extra, mes
     assert main(args + extra) == 2
     err = capsys.readouterr().err
     assert message in err and 'Traceback' not in err
+
+
+def test_realism_rule_names_the_percentile_in_english():
+    from pose_lifter_training.checkpoint import ordinal, realism_rule
+    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 2.5)] == \
+        ['1st', '2nd', '3rd', '4th', '11th', '12th', '13th', '21st', '22nd', '2.5th']
+    assert '3rd percentile' in realism_rule(3.0) and 'about 97 %' in realism_rule(3.0)

@@ -25,9 +25,19 @@ class CheckpointError(RuntimeError):
     """A checkpoint that is missing, unreadable or not one of ours."""
 
 
+def ordinal(n: float) -> str:
+    """1 -> '1st', 2 -> '2nd', 3 -> '3rd', 11 -> '11th', 2.5 -> '2.5th'."""
+    if n != int(n):
+        return f'{n:g}th'
+    n = int(n)
+    suffix = 'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')
+    return f'{n}{suffix}'
+
+
 def realism_rule(percentile: float) -> str:
-    return (f'realism_threshold = {percentile:g}th percentile of the realism of real validation '
-            f'poses (fixed evaluation cameras): about {100 - percentile:g} % of real poses pass')
+    return (f'realism_threshold = {ordinal(percentile)} percentile of the realism of real '
+            f'validation poses (fixed evaluation cameras): about {100 - percentile:g} % of real '
+            'poses pass')
 
 
 def build_contract(cfg: Config, bone_sum_m: float, threshold: float,

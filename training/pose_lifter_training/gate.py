@@ -192,7 +192,7 @@ def _labelled(model: GatedLiftingModel, poses: np.ndarray, rng: np.random.Genera
 
 
 def fit_gate(model_path: str | Path, out: str | Path, data_path: str | None = None,
-             epochs: int = 12, lr: float = 1e-3, batch: int = 512, seed: int = 0,
+             epochs: int = 60, lr: float = 1e-3, batch: int = 512, seed: int = 0,
              threads: int | None = None, features: tuple[str, ...] = DEFAULT_FEATURES
              ) -> dict[str, Any]:
     """Train the gate over the frozen lifter of ``model_path`` (.onnx with its training config,
