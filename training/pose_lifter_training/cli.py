@@ -236,10 +236,9 @@ def _distill(args: argparse.Namespace) -> int:
 
 
 def _gate(args: argparse.Namespace) -> int:
-    from .gate import fit_gate
+    from .gate import DEFAULT_FEATURES, feature_width, fit_gate
     if args.epochs < 1:
         raise ConfigError('--epochs must be >= 1')
-    from .gate import DEFAULT_FEATURES, feature_width
     features = tuple(args.features or DEFAULT_FEATURES)
     try:
         feature_width(features)

@@ -39,6 +39,7 @@ from .checkpoint import realism_rule
 from .config import config_from_dict
 from .data import load_splits
 from .export import detections_to_inputs, write_model
+from .geometry import bone_lengths
 
 RESIDUAL_SCALE = 10.0    # residuals of normalised inputs are ~0.01: bring them near 1
 SWAPS = (('l_shoulder', 'l_elbow', 'l_wrist'), ('l_elbow', 'l_wrist'), ('l_wrist',),
@@ -83,7 +84,6 @@ def training_corruptions(cam: np.ndarray, rng: np.random.Generator
 # root-relative pose, body units), bones (J-1) (bone lengths over their sum, x (J-1)).
 FEATURES = {'input': 2, 'residual': 2, 'presence': 1, 'realism': 0, 'pose': 3, 'bones': 1}
 DEFAULT_FEATURES = ('input', 'residual', 'presence', 'realism')
-_BONES = torch.tensor(H36M17.bones.tolist())
 
 
 def feature_width(features: tuple[str, ...]) -> int:
@@ -139,9 +139,7 @@ class GatedLiftingModel(nn.Module):
             elif name == 'pose':
                 parts.append(pose.reshape(n, -1))
             elif name == 'bones':
-                full = torch.cat([torch.zeros_like(pose[:, :1]), pose], dim=1)
-                d = full[:, _BONES[:, 1]] - full[:, _BONES[:, 0]]
-                length = torch.sqrt((d * d).sum(dim=-1) + 1e-12)
+                length = bone_lengths(pose)
                 parts.append(length * length.shape[1] /
                              torch.clamp(length.sum(dim=1, keepdim=True), min=1e-6))
         return torch.cat(parts, dim=1)

@@ -163,14 +163,19 @@ def symmetric_bone_pairs(skeleton: Skeleton = H36M17) -> tuple[list[int], list[i
     return left, right
 
 
+def bone_lengths(pose: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor:
+    """(N, J-1, 3) root-relative pose -> (N, B) lengths of the skeleton's bones."""
+    full = add_root(pose, skeleton)
+    b = torch.tensor(skeleton.bones.tolist(), device=pose.device)
+    return torch.linalg.vector_norm(full[:, b[:, 1]] - full[:, b[:, 0]], dim=-1)
+
+
 def bone_asymmetry(pose: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor:
     """Mean |left bone - right twin| relative to the 3D scale-chain length: (N, J-1, 3) -> (N,).
 
     An anatomical prior (bodies are left/right symmetric), not a statistic of any data set.
     """
-    full = add_root(pose, skeleton)
-    b = torch.tensor(skeleton.bones.tolist(), device=pose.device)
-    lengths = torch.linalg.vector_norm(full[:, b[:, 1]] - full[:, b[:, 0]], dim=-1)
+    lengths = bone_lengths(pose, skeleton)
     left, right = symmetric_bone_pairs(skeleton)
     diff = (lengths[:, left] - lengths[:, right]).abs().mean(dim=-1)
     return diff / torch.clamp(chain_length(pose, SPEC, skeleton), min=EPS)
