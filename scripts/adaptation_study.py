@@ -17,10 +17,20 @@ Target: subjects 07 and 14 (never its training data) seen by 8 static cameras mo
 (3.5-4.5 m, 4-5 m away: looking down ~30 degrees, outside the training envelope), every 3rd
 clip held out, the bag made through the high cameras.
 
-In both, whole clips are held out (no near-duplicate frames leak). Adaptation = ``fit
---data-2d BAG --init-from SOURCE``: only the bag's keypoints + CameraInfo reach training, best.pt
-is chosen by the 2D-only criterion on the bag's held-out time blocks. The held-out clips' 3D
-(same cameras) is logged per epoch for the rank correlation and gives the final score.
+In both, whole clips are held out (no near-duplicate frames leak). Two adaptations
+(``--method``):
+
+``fit`` = ``fit --data-2d BAG --init-from SOURCE``: only the bag's keypoints + CameraInfo reach
+training (the GAN objective on them), best.pt is chosen by the 2D-only criterion on the bag's
+held-out time blocks. The held-out clips' 3D (same cameras) is logged per epoch for the rank
+correlation and gives the final score.
+
+``distill`` (cameras only) = ``distill --init SOURCE --member models/ensemble.onnx
+--student-height LO HI --data-2d BAG --select prior_3d`` for every candidate height band
+(``--heights``): the student learns, through cameras of that band, what the teacher answers
+from the level views it knows (the training mocap, no target 3D); the bag's 2D is not trained
+on, it only chooses -- the epoch and then the band with the lowest ``prior_3d`` (the lifts of
+the bag's 2D against the training poses). The chosen student is scored on the held-out clips.
 
     PYTHONPATH=src/pose_lifter:training nice .venv/bin/python scripts/adaptation_study.py \
         [--shift motion|cameras] [--seeds 0 1 2] [--epochs 12] [--out DIR] [--set KEY=VALUE ...]
@@ -135,6 +145,29 @@ def adapt(seed: int, args, source: Path, target: list[str], bag: Path, held: Pat
     return out
 
 
+def distill_bands(seed: int, args, source: Path, bag: Path, held: Path) -> dict:
+    """Re-distil SOURCE for each candidate height band; the band and epoch chosen by
+    prior_3d on the bag's 2D. Returns per band the chosen epoch's prior_3d and (for the
+    record, not for the choice) the held-out 3D score, and the chosen band."""
+    from pose_lifter_training.distill import Envelope, distill, teacher_envelope
+    teacher = teacher_envelope([args.teacher])
+    bands = {}
+    for lo, hi in zip(args.heights[::2], args.heights[1::2]):
+        out = args.out / f'distill_s{seed}_h{lo:g}-{hi:g}'
+        if not (out / 'history.json').is_file() or not (out / 'best.pt').is_file() or \
+                len(json.loads((out / 'history.json').read_text())) < args.epochs:
+            distill(str(source), [str(args.teacher)], out, epochs=args.epochs, seed=seed,
+                    threads=1, noise_prob=0.5, coco_prob=0.5, occlusion=0.4,
+                    student_envelope=Envelope(teacher.distance, (lo, hi), teacher.focal),
+                    data_2d=str(bag), select='prior_3d')
+        history = json.loads((out / 'history.json').read_text())
+        best = min(history, key=lambda m: m['target_prior_3d'])
+        bands[f'{lo:g}-{hi:g}'] = {'prior_3d': best['target_prior_3d'], 'epoch': best['epoch'],
+                                   'score': score(out / 'best.pt', held), 'run': str(out)}
+    chosen = min(bands, key=lambda b: bands[b]['prior_3d'])
+    return {'bands': bands, 'chosen': chosen}
+
+
 def table(results: list[dict], select: str) -> str:
     crit = ('crit_2d', 'cons_3d', 'plaus_2d', 'reproj_2d', 'realism_2d')
     lines = [f'seed | source PA / N-MPJPE | adapted ({select}-selected) PA / N-MPJPE | PA gain '
@@ -165,6 +198,14 @@ def main() -> int:
                    help="motion: the source model's training subjects (default: locomotion)")
     p.add_argument('--source-set', nargs='*', default=[],
                    help="extra overrides of the motion shift's source training")
+    p.add_argument('--method', choices=('fit', 'distill'), default='fit',
+                   help='fit: the GAN objective on the 2D; distill (cameras): re-distil for '
+                   'candidate camera heights, chosen by prior_3d on the 2D')
+    p.add_argument('--teacher', type=Path, default=ROOT / 'models' / 'ensemble.onnx',
+                   help='distill: the teacher')
+    p.add_argument('--heights', type=float, nargs='+',
+                   default=[0.5, 2.5, 2.5, 3.5, 3.5, 4.5, 4.5, 5.5],
+                   help='distill: candidate camera height bands LO HI LO HI ... (m)')
     p.add_argument('--seeds', type=int, nargs='+', default=[0])
     p.add_argument('--epochs', type=int, default=12)
     p.add_argument('--select', default='crit_2d', help='2D-only train.select_metric')
@@ -182,6 +223,10 @@ def main() -> int:
         target, cameras = TARGET, 'high'
         args.source = args.source or ROOT / 'models' / 'default.onnx'
     bag, held = target_files(pose_file(), args.out, target, cameras)
+    if args.method == 'distill':
+        if motion or len(args.heights) % 2:
+            sys.exit('error: --method distill is for --shift cameras, with LO HI pairs')
+        return distill_study(args, bag, held)
     from pose_lifter_training.selection import rank_report
     results = []
     for seed in args.seeds:
@@ -198,6 +243,33 @@ def main() -> int:
     print(f'target: held-out clips of subjects {target} through {where} (mm, 10 fps); '
           f'source {args.source or "trained without the target, per seed"}')
     print(table(results, args.select))
+    return 0
+
+
+def distill_study(args, bag: Path, held: Path) -> int:
+    src = score(args.source, held)
+    results = []
+    for seed in args.seeds:
+        r = distill_bands(seed, args, args.source, bag, held)
+        chosen = r['bands'][r['chosen']]['score']
+        results.append({'seed': seed, 'source': src, **r, 'adapted': chosen,
+                        'gain': 100.0 * (1.0 - chosen['pa_mpjpe'] / src['pa_mpjpe'])})
+        (args.out / 'results.json').write_text(json.dumps(results, indent=2))
+    print(f'target: held-out clips of subjects {TARGET} through 8 cameras 3.5-4.5 m high '
+          f'(mm, 10 fps); source {args.source}: PA / N-MPJPE {src["pa_mpjpe"]:.1f} / '
+          f'{src["n_mpjpe"]:.1f}')
+    print('seed | ' + ' | '.join(f'{b} m: prior_3d, PA' for b in results[0]['bands']) +
+          ' | chosen | adapted PA / N-MPJPE | PA gain')
+    for r in results:
+        cells = ' | '.join(f'{v["prior_3d"]:.5f}, {v["score"]["pa_mpjpe"]:.1f}'
+                           for v in r['bands'].values())
+        print(f'{r["seed"]} | {cells} | {r["chosen"]} | {r["adapted"]["pa_mpjpe"]:.1f} / '
+              f'{r["adapted"]["n_mpjpe"]:.1f} | {r["gain"]:.1f} %')
+    if len(results) > 1:
+        g = np.array([r['gain'] for r in results])
+        a = np.array([r['adapted']['pa_mpjpe'] for r in results])
+        print(f'mean +- sd: adapted PA {a.mean():.1f} +- {a.std(ddof=1):.1f}, gain '
+              f'{g.mean():.1f} +- {g.std(ddof=1):.1f} %')
     return 0
 
 

@@ -79,12 +79,13 @@ def seeds(runs: list[str]) -> None:
     """Best epoch per run, mean +- sd over runs, and the drift after the best epoch."""
     best, drift = [], []
     for path in runs:
-        vals = [h['val'] for h in history(path) if h.get('val')]
+        rows = [h for h in history(path) if h.get('val')]
+        vals = [h['val'] for h in rows]
         n = np.array([v['n_mpjpe'] for v in vals])
         i = int(n.argmin())
         best.append([vals[i][k] for k in KEYS])
         drift.append(float(n[i:].max() / n[i] - 1.0))
-        print(f'{path}: epochs {len(vals)}, best epoch {i}, ' +
+        print(f'{path}: epochs {len(vals)}, best epoch {rows[i]["epoch"]}, ' +
               ', '.join(f'{k} {vals[i][k]:.3f}' for k in KEYS) +
               f', worst after best +{100 * drift[-1]:.1f} %')
     b = np.array(best)

@@ -145,3 +145,74 @@ def test_init_from_checkpoint_with_3d_data(tiny_run, tiny_bag, pose_file, tmp_pa
     assert 'crit_2d' in val and 'n_mpjpe' in val   # ... and the 2D criterion is logged beside
     info = json.loads(load_checkpoint(tmp_path / 'r' / 'best.pt')['contract'])['training']
     assert info['data']['extra_2d_rows'] == info['data']['unlabelled']['train_rows'] > 0
+
+
+def test_distill_for_high_cameras_selects_by_the_2d_prior(exported, tiny_bag, pose_file,
+                                                          tmp_path, capsys):
+    """The camera adaptation: a student for cameras 3-4 m up, best.pt chosen by prior_3d on
+    the bag's 2D (not trained on), its envelope recorded where gate/calibrate read it."""
+    from pose_lifter_training.cli import main
+    out = tmp_path / 'high'
+    code = main(['distill', '--init', str(exported), '--member', str(exported), '--out',
+                 str(out), '--epochs', '2', '--batch', '64', '--data', str(pose_file),
+                 '--student-height', '3', '4', '--data-2d', str(tiny_bag),
+                 '--select', 'prior_3d'])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert 'by prior_3d' in printed and 'prior_3d on the 2D' in printed
+    history = json.loads((out / 'history.json').read_text())
+    prior = [h['target_prior_3d'] for h in history]
+    assert all(np.isfinite(prior)) and len(prior) == 2
+    best = load_checkpoint(out / 'best.pt')
+    assert best['epoch'] == 1 + int(np.argmin(prior))
+    training = json.loads(best['contract'])['training']
+    assert training['select_metric'] == 'prior_3d'
+    envelope = training['distill']['student_envelope']
+    assert envelope['height'] == [3.0, 4.0]
+    assert envelope['distance'] == training['distill']['teacher_envelope']['distance']
+    assert best['config']['data']['height_m'] == [3.0, 4.0]
+    assert main(['check', '--model', str(exported), str(out / 'best.pt'), '--data-2d',
+                 str(tiny_bag), '--prior-poses', str(pose_file)]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()
+            if line.startswith(str(exported)[-40:]) or 'best.pt' in line]
+    assert len(rows) == 2 and all(np.isfinite(float(r[-1])) for r in rows)
+
+
+@pytest.mark.parametrize('extra, message', [
+    (['--select', 'prior_3d'], 'needs unlabelled 2D'),
+    (['--select', 'nonsense'], 'select: one of'),
+    (['--student-camera', 'same', '--student-height', '3', '4'], 'need --student-camera own'),
+    (['--student-height', '4', '3'], 'LO HI'),
+    (['--teacher-views', '0'], 'teacher-views')])
+def test_distill_camera_options_are_one_line_errors(exported, pose_file, tmp_path, capsys,
+                                                    extra, message):
+    from pose_lifter_training.cli import main
+    assert main(['distill', '--init', str(exported), '--member', str(exported), '--out',
+                 str(tmp_path / 'x'), '--epochs', '1', '--data', str(pose_file), *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and 'Traceback' not in err
+
+
+def test_calibrate_on_the_users_own_2d(exported, tiny_bag, tmp_path, capsys):
+    import shutil
+
+    from pose_lifter.core.backends import create_backend
+    from pose_lifter_training.cli import main
+    from pose_lifter_training.sources2d import load_2d
+    model = tmp_path / 'm.onnx'
+    shutil.copy(exported, model)
+    before = create_backend(model).contract
+    assert main(['calibrate', '--model', str(model), '--data-2d', str(tiny_bag),
+                 '--percentile', '20']) == 0
+    assert '20th percentile' in capsys.readouterr().out
+    backend = create_backend(model)
+    after = backend.contract
+    assert after.content_hash == before.content_hash
+    assert after.realism_calibration['data_2d'] == tiny_bag.name
+    assert after.uncertainty_calibration == before.uncertainty_calibration
+    src = load_2d(tiny_bag)
+    rows = np.concatenate([src.train.inputs * src.train.visible[..., None],
+                           src.heldout.inputs * src.heldout.visible[..., None]])
+    _, realism = backend.infer(rows.reshape(len(rows), -1))
+    assert after.realism_calibration['persons'] == len(rows)
+    assert np.mean(realism >= after.realism_threshold) == pytest.approx(0.8, abs=0.02)

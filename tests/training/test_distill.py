@@ -71,14 +71,53 @@ def test_pairs_carry_the_teacher_pose_into_the_student_frame(pose_file):
     clean, student, carry = paired_rows(TrainData(load_splits(cfg.data).train, exact),
                                         np.random.default_rng(0), exact, 0.0)
     # without noise, drops or occlusion the student sees what the teacher sees
-    np.testing.assert_allclose(student, clean, atol=1e-6)
-    np.testing.assert_allclose(carry[:, 9], 1.0, atol=1e-9)
+    assert clean.shape == (1,) + student.shape and carry.shape == (1, len(student), 10)
+    np.testing.assert_allclose(student, clean[0], atol=1e-6)
+    np.testing.assert_allclose(carry[0, :, 9], 1.0, atol=1e-9)
     noisy = replace(cfg.data, noise_prob=1.0, coco_prob=1.0, noise_px_max=8.0)
     clean, student, carry = paired_rows(data, np.random.default_rng(1), noisy, 0.5)
-    assert np.abs(student - clean)[student != 0].mean() > 1e-4
-    rot = carry[:, :9].reshape(-1, 3, 3)
+    assert np.abs(student - clean[0])[student != 0].mean() > 1e-4
+    rot = carry[0, :, :9].reshape(-1, 3, 3)
     np.testing.assert_allclose(rot @ np.swapaxes(rot, 1, 2), np.broadcast_to(
         np.eye(3), rot.shape), atol=1e-6)
+
+
+def test_views_of_their_own_carry_the_exact_pose(pose_file):
+    """Teacher views and a student camera mounted high: the carry takes the exact 3D of
+    each teacher view's virtual frame onto the student's, units included."""
+    from dataclasses import replace
+
+    from pose_lifter.core.cameras import to_camera
+    from pose_lifter.core.normalization import normalise_camera_points
+    from pose_lifter_training.data import TrainData
+    from pose_lifter_training.distill import Envelope
+    cfg = tiny_config(pose_file)
+    exact = replace(cfg.data, noise_prob=0.0, coco_prob=0.0, missing_prob=0.0, flip_prob=0.0)
+    data = TrainData(load_splits(cfg.data).train, exact)
+    high = Envelope((4.0, 5.0), (3.5, 4.5), (800.0, 1200.0))
+    clean, student, carry = paired_rows(data, np.random.default_rng(3), exact, 0.0,
+                                        student=high, teacher_views=3)
+    assert clean.shape == (3,) + student.shape and carry.shape == (3, len(student), 10)
+    # the same draws, in paired_rows' order: 3 teacher cameras, then the student's
+    rng, roots = np.random.default_rng(3), data.joints[:, 0] / 1000.0
+    views = [Envelope.of(exact).cameras(roots, rng) for _ in range(3)] + \
+        [high.cameras(roots, rng)]
+    frames = [normalise_camera_points(to_camera(data.joints, c, r)) for c, r, _ in views]
+    dist = [np.linalg.norm(to_camera(data.joints, c, r)[:, 0], axis=-1) for c, r, _ in views]
+    assert all(n.ok.all() for n, _ in frames) and len(student) == len(data.joints)
+    (seen, rel_s), d_s = frames[-1], dist[-1]
+    np.testing.assert_allclose(student, seen.inputs, atol=1e-6)
+    for v in range(3):
+        (norm, rel_t), d_t = frames[v], dist[v]
+        np.testing.assert_allclose(clean[v], norm.inputs, atol=1e-6)
+        rot = carry[v, :, :9].reshape(-1, 3, 3).astype(np.float64)
+        np.testing.assert_allclose(rel_t @ rot, rel_s, atol=1e-5)   # metres, exact
+        units_t = rel_t / (norm.scale * d_t)[:, None, None]
+        units_s = rel_s / (seen.scale * d_s)[:, None, None]
+        np.testing.assert_allclose(units_t @ rot * carry[v, :, 9:, None], units_s,
+                                   rtol=1e-4, atol=1e-6)
+    # a camera 4 m up sees the person from above: its views differ from the level teacher's
+    assert np.abs(student - clean[0]).mean() > 1e-3
 
 
 def test_occlusion_masks_hide_legs_or_one_side():

@@ -69,6 +69,28 @@ def test_gate_end_to_end(tmp_path, tiny_run, pose_file, capsys):
                                atol=1e-5)
 
 
+def test_gate_trains_in_the_lifters_own_camera_envelope(tmp_path, tiny_run, pose_file,
+                                                        monkeypatch):
+    """A lifter distilled for cameras 3.5-4.5 m up gets its gate trained on such views."""
+    import pose_lifter_training.gate as G
+    from pose_lifter_training.checkpoint import load_checkpoint, save_checkpoint
+    ckpt = load_checkpoint(tiny_run / 'best.pt')
+    ckpt['config'] = json.loads(json.dumps(ckpt['config']))
+    ckpt['config']['data'].update(height_m=[3.5, 4.5], distance_m=[4.0, 5.0])
+    save_checkpoint(tmp_path / 'high.pt', {k: v for k, v in ckpt.items() if k != 'format'})
+    seen = []
+    real_views = G.random_views
+
+    def spy(poses, rng, **envelope):
+        seen.append(envelope)
+        return real_views(poses, rng, **envelope)
+    monkeypatch.setattr(G, 'random_views', spy)
+    assert main(['gate', '--model', str(tmp_path / 'high.pt'), '--out',
+                 str(tmp_path / 'g.onnx'), '--data', str(pose_file), '--epochs', '1']) == 0
+    assert seen and all(e['height'] == (3.5, 4.5) and e['distance'] == (4.0, 5.0)
+                        for e in seen)
+
+
 def test_gate_bad_options_are_one_line(tmp_path, tiny_run, capsys):
     assert main(['gate', '--model', str(tiny_run / 'best.pt'), '--out',
                  str(tmp_path / 'g.onnx'), '--epochs', '0']) == 2

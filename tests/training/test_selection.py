@@ -68,3 +68,33 @@ def test_missing_joints_do_not_count(model_and_rows):
     moved[:, 12] += 5.0   # a wild value where the joint is missing is ignored
     assert criterion_2d(model, moved, vis)['crit_2d'] == pytest.approx(m['crit_2d'])
     assert criterion_2d(model, moved, np.ones_like(vis))['crit_2d'] > m['crit_2d']
+
+
+def test_pose_prior_is_blind_to_rotation_scale_and_mirror_not_to_shape(pose_file):
+    from scipy.spatial.transform import Rotation
+
+    from pose_lifter.core.poses import load_pose_file
+    from pose_lifter_training.selection import PosePrior, pose_descriptor
+    joints = load_pose_file(pose_file).joints.astype(np.float64)
+    assert len(joints) > 100 and len(PosePrior(joints, size=100).reference) == 100
+    rel = (joints[:, 1:] - joints[:, :1])[:50]
+    turned = 0.003 * rel @ Rotation.random(random_state=1).as_matrix().T
+    turned[..., 0] *= -1.0                                  # and mirrored
+    np.testing.assert_allclose(pose_descriptor(turned), pose_descriptor(rel), atol=1e-12)
+    full = PosePrior(joints, size=len(joints))
+    assert full.distance(turned).max() < 1e-6               # every pose is its own neighbour
+    bent = rel.copy()
+    bent[:, 2:6, 2] += 400.0                                # one leg pushed 40 cm out of shape
+    far = full.distance(bent)
+    assert (far > 1e-3).all()
+    np.testing.assert_allclose(full.distance(bent, chunk=7), far)
+
+
+def test_prior_3d_only_with_a_prior(model_and_rows, pose_file):
+    from pose_lifter.core.poses import load_pose_file
+    from pose_lifter_training.selection import PosePrior
+    model, x = model_and_rows
+    vis = np.ones(x.shape[:2], bool)
+    assert 'prior_3d' not in criterion_2d(model, x, vis)
+    m = criterion_2d(model, x, vis, prior=PosePrior(load_pose_file(pose_file).joints))
+    assert 0.0 < m['prior_3d'] < 0.1

@@ -87,6 +87,31 @@ def calibrate_uncertainty(backend: Backend, poses: PoseSet, noise: DetectorNoise
                      nominal)
 
 
+def calibrate_on_2d(model_path: str | Path, source: str | Path, percentile: float = 5.0,
+                    out: str | Path | None = None, keypoints_topic: str | None = None,
+                    camera_info_topic: str | None = None) -> ModelContract:
+    """The realism threshold from the user's own unlabelled 2D (a bag or kp.npz, every
+    person of it, through ``sources2d``): the ``percentile`` of their realism. For a model
+    meant for cameras the evaluation views do not cover (e.g. distilled for cameras mounted
+    high). The uncertainty calibration is kept. Writes ``out`` (default: in place)."""
+    from .sources2d import load_2d
+    src = load_2d(source, keypoints_topic, camera_info_topic)
+    rows = np.concatenate([src.train.inputs * src.train.visible[..., None],
+                           src.heldout.inputs * src.heldout.visible[..., None]])
+    backend = create_backend(model_path, 'onnxruntime')
+    realism = np.concatenate([backend.infer(rows[s:s + 4096].reshape(-1, rows[0].size))[1]
+                              for s in range(0, len(rows), 4096)])
+    contract = backend.contract
+    backend.close()
+    contract.realism_threshold = float(np.percentile(realism, percentile))
+    contract.realism_rule = realism_rule(percentile) + ' (the persons of a 2D recording)'
+    contract.realism_calibration = {
+        'data_2d': Path(source).name, 'percentile': float(percentile),
+        'persons': int(len(rows)), 'skipped': src.skipped}
+    write_contract(model_path, contract, out)
+    return contract
+
+
 def write_contract(model_path: str | Path, contract: ModelContract,
                    out: str | Path | None = None) -> None:
     """Rewrite the contract in the model's metadata (graph unchanged) at ``out`` or in place."""

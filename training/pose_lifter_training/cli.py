@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -60,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="'heldout': only the time blocks a fit run holds out")
     ck.add_argument('--keypoints-topic')
     ck.add_argument('--camera-info-topic')
+    ck.add_argument('--prior-poses', metavar='POSE_FILE',
+                    help='3D poses the models may know (e.g. data/cmu_mocap_h36m17.npz, never '
+                    "the target's): adds prior_3d, the lifts' distance to the nearest of them")
     ck.add_argument('--run', help='also rank the checkpoints of this run directory: Spearman '
                     'of each 2D criterion with 3D PA-MPJPE (needs 3D validation in its history)')
     ev = sub.add_parser('evaluate', help='metrics of a checkpoint on val or test')
@@ -95,6 +99,27 @@ def _parser() -> argparse.ArgumentParser:
                     help="share of the student's inputs as COCO-17 through the adapter")
     di.add_argument('--occlusion', type=float, default=0.2,
                     help="share of the student's inputs with the legs or one side hidden")
+    di.add_argument('--student-camera', choices=('own', 'same'), default='own',
+                    help="own (default): the student sees each pose through a camera of its "
+                    "own envelope and learns the teacher's answer from another view, carried "
+                    "into its own; same: the teacher's camera (the previous default's recipe)")
+    di.add_argument('--student-height', type=float, nargs=2, metavar=('LO', 'HI'),
+                    help="the student's camera heights above the ground, m (default: the "
+                    "teacher's envelope); e.g. 3.5 4.5 for cameras on a pole")
+    di.add_argument('--student-distance', type=float, nargs=2, metavar=('LO', 'HI'),
+                    help="horizontal distances camera -> person, m (default: the teacher's)")
+    di.add_argument('--student-focal', type=float, nargs=2, metavar=('LO', 'HI'),
+                    help="focal lengths, px (default: the teacher's)")
+    di.add_argument('--data-2d', metavar='SOURCE',
+                    help='unlabelled 2D of the cameras the student is for (a bag or kp.npz, '
+                    'as fit --data-2d; not trained on): its 2D-only criteria are logged per '
+                    'epoch')
+    di.add_argument('--select', default='n_mpjpe',
+                    help='what picks best.pt: n_mpjpe (validation 3D, default), pa_mpjpe, or '
+                    'with --data-2d a 2D-only criterion: prior_3d (lifts of the 2D against '
+                    'the training poses), crit_2d, plaus_2d, ...')
+    di.add_argument('--teacher-views', type=int, default=1,
+                    help="the teacher's answer is the mean over this many views of each pose")
     ga = sub.add_parser('gate', help="train a learned realism gate over a model's frozen "
                         'lifter (real vs corrupted detections) and export the gated model')
     ga.add_argument('--model', required=True, help='exported .onnx (with its training config) '
@@ -122,6 +147,10 @@ def _parser() -> argparse.ArgumentParser:
     ca.add_argument('--drop', type=float, default=0.05)
     ca.add_argument('--low-conf', type=float, default=0.0)
     ca.add_argument('--percentile', type=float, default=5.0)
+    ca.add_argument('--data-2d', metavar='SOURCE',
+                    help='instead: the persons of your own 2D recording (bag or kp.npz), for a '
+                    'model meant for cameras the evaluation views do not cover (e.g. distilled '
+                    'for cameras mounted high); the uncertainty calibration is kept')
     ex = sub.add_parser('export', help='ONNX (and optionally TensorRT) export')
     ex.add_argument('--checkpoint', required=True)
     ex.add_argument('--out', required=True, help='.onnx path; the model card goes beside it')
@@ -189,7 +218,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from .adapt import lifting_model
-    from .selection import criterion_2d, rank_report
+    from .selection import PosePrior, criterion_2d, rank_report
     from .sources2d import load_2d
     src = load_2d(args.data_2d, args.keypoints_topic, args.camera_info_topic)
     print(src.summary())
@@ -197,12 +226,18 @@ def _check(args: argparse.Namespace) -> int:
         type(src.train)(*[np.concatenate([a, b]) for a, b in
                           zip((src.train.inputs, src.train.visible, src.train.time_s),
                               (src.heldout.inputs, src.heldout.visible, src.heldout.time_s))])
+    prior = None
+    if args.prior_poses:
+        from pose_lifter.core.poses import load_pose_file
+        prior = PosePrior(load_pose_file(args.prior_poses).joints)
     print(f'{"model":<40}{"crit_2d":>10}{"reproj_2d":>11}{"cons_2d":>10}{"cons_3d":>10}'
-          f'{"realism":>9}  ({len(rows)} rows, {args.split}; lower is better but realism)')
+          f'{"realism":>9}{"prior_3d":>10}  ({len(rows)} rows, {args.split}; lower is better '
+          'but realism)')
     for path in args.model:
-        m = criterion_2d(lifting_model(path), rows.inputs, rows.visible)
+        m = criterion_2d(lifting_model(path), rows.inputs, rows.visible, prior=prior)
         print(f'{str(path)[-40:]:<40}{m["crit_2d"]:>10.5f}{m["reproj_2d"]:>11.5f}'
-              f'{m["cons_2d"]:>10.5f}{m["cons_3d"]:>10.5f}{m["realism_2d"]:>9.4f}')
+              f'{m["cons_2d"]:>10.5f}{m["cons_3d"]:>10.5f}{m["realism_2d"]:>9.4f}'
+              f'{m.get("prior_3d", math.nan):>10.5f}')
     if args.run:
         history = json.loads((Path(args.run) / 'history.json').read_text())
         print(json.dumps(rank_report(history), indent=2))
@@ -218,6 +253,24 @@ def _ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
+def _student_envelope(args: argparse.Namespace):
+    """The student's camera envelope from the options (None: the teacher's camera)."""
+    from .distill import Envelope, student_init, teacher_envelope
+    given = {'height': args.student_height, 'distance': args.student_distance,
+             'focal': args.student_focal}
+    if args.student_camera == 'same':
+        if any(v is not None for v in given.values()):
+            raise ConfigError('--student-height/--student-distance/--student-focal need '
+                              '--student-camera own')
+        return None
+    for name, value in given.items():
+        if value is not None and not 0.0 < value[0] <= value[1]:
+            raise ConfigError(f'--student-{name}: LO HI with 0 < LO <= HI')
+    base = teacher_envelope(args.member) or Envelope.of(student_init(args.init)[1].data)
+    return Envelope(**{k: tuple(v) if v is not None else getattr(base, k)
+                       for k, v in given.items()})
+
+
 def _distill(args: argparse.Namespace) -> int:
     from .distill import distill
     for name in ('noise_prob', 'coco_prob', 'occlusion'):
@@ -225,12 +278,18 @@ def _distill(args: argparse.Namespace) -> int:
             raise ConfigError(f'--{name.replace("_", "-")} must be in [0, 1]')
     if args.epochs < 1:
         raise ConfigError('--epochs must be >= 1')
+    if args.teacher_views < 1:
+        raise ConfigError('--teacher-views must be >= 1')
     best = distill(args.init, args.member, args.out, epochs=args.epochs, lr=args.lr,
                    batch=args.batch, seed=args.seed, data_path=args.data,
                    threads=args.threads, noise_prob=args.noise_prob, coco_prob=args.coco_prob,
-                   occlusion=args.occlusion)
-    print(f'{args.out}/best.pt: epoch {best["epoch"]}, validation N-MPJPE '
-          f'{best["n_mpjpe"]:.1f} mm, PA-MPJPE {best["pa_mpjpe"]:.1f} mm; now run: '
+                   occlusion=args.occlusion, student_envelope=_student_envelope(args),
+                   teacher_views=args.teacher_views, data_2d=args.data_2d,
+                   select=args.select)
+    chosen = '' if 'target_prior_3d' not in best else \
+        f', prior_3d on the 2D {best["target_prior_3d"]:.5f}'
+    print(f'{args.out}/best.pt: epoch {best["epoch"]} (by {args.select}), validation N-MPJPE '
+          f'{best["n_mpjpe"]:.1f} mm, PA-MPJPE {best["pa_mpjpe"]:.1f} mm{chosen}; now run: '
           f'pose-lifter-train export --checkpoint {args.out}/best.pt --out MODEL.onnx')
     return 0
 
@@ -255,7 +314,14 @@ def _calibrate(args: argparse.Namespace) -> int:
     from pose_lifter.core.backends import create_backend
     from pose_lifter.core.detector_noise import DetectorNoise
 
-    from .calibrate import calibrate_model
+    from .calibrate import calibrate_model, calibrate_on_2d
+    if args.data_2d:
+        before = create_backend(args.model, 'onnxruntime').contract.realism_threshold
+        contract = calibrate_on_2d(args.model, args.data_2d, args.percentile, out=args.out)
+        print(f'{args.out or args.model}: realism threshold {before:.4f} -> '
+              f'{contract.realism_threshold:.4f} ({args.percentile:g}th percentile of '
+              f'{contract.realism_calibration["persons"]} persons of {args.data_2d})')
+        return 0
     subjects = args.subjects.split(',') if args.subjects else \
         create_backend(args.model, 'onnxruntime').contract.training.get(
             'data', {}).get('val_subjects')

@@ -36,7 +36,7 @@ from pose_lifter.core.skeleton import H36M17
 
 from .adapt import lifting_model, onnx_state
 from .checkpoint import realism_rule
-from .config import config_from_dict
+from .config import DataConfig, config_from_dict
 from .data import load_splits
 from .export import detections_to_inputs, write_model
 from .geometry import bone_lengths
@@ -172,11 +172,13 @@ def _features(model: GatedLiftingModel, x: torch.Tensor) -> torch.Tensor:
 
 def _labelled(model: GatedLiftingModel, poses: np.ndarray, rng: np.random.Generator,
               views: tuple[np.ndarray, np.ndarray] | None = None,
-              noise_px: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features and labels (1 real, 0 corrupted) of ``poses`` (N, 17, 3) world poses."""
+              noise_px: float | None = None, envelope: DataConfig = DataConfig()
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features and labels (1 real, 0 corrupted) of ``poses`` (N, 17, 3) world poses, seen
+    through ``views`` or random cameras of the lifter's training ``envelope``."""
     if views is None:
-        cam, K = random_views(poses, rng, distance=(3.0, 30.0), height=(0.5, 2.5),
-                              focal=(500.0, 2000.0))
+        cam, K = random_views(poses, rng, distance=tuple(envelope.distance_m),
+                              height=tuple(envelope.height_m), focal=tuple(envelope.focal_px))
     else:
         cam, K = views
     noise = DetectorNoise(noise_px=float(rng.uniform(1.0, 6.0)) if noise_px is None
@@ -220,7 +222,8 @@ def fit_gate(model_path: str | Path, out: str | Path, data_path: str | None = No
                        views=(val_views[0], val_views[2]), noise_px=4.0)
     history, best, state = [], -math.inf, None
     for epoch in range(1, epochs + 1):
-        x, y = _labelled(model, splits.train.joints.astype(np.float64), rng)
+        x, y = _labelled(model, splits.train.joints.astype(np.float64), rng,
+                         envelope=cfg.data)
         order = torch.randperm(len(x))
         model.head.train()
         for start in tqdm(range(0, len(x), batch), desc=f'gate {epoch}/{epochs}', leave=False):

@@ -11,7 +11,11 @@ For held-out normalised 2D x (M, J-1, 2) with visibility v, the model's mean lif
 - ``bone_cv``: per-bone coefficient of variation of the lifted bone lengths (as shares of their
   sum) over the rows -- one body's bones do not change length, and depth errors stretch them;
 - ``bone_asym``: mean |left - right| / mean(left, right) of the twin bones of the lifted poses;
-- ``plaus_2d`` = bone_cv + bone_asym, ``crit_2d`` = reproj_2d + cons_2d.
+- ``plaus_2d`` = bone_cv + bone_asym, ``crit_2d`` = reproj_2d + cons_2d;
+- ``prior_3d`` (with a ``PosePrior`` of 3D poses the lifter may know, e.g. its own training
+  mocap, never the target's): mean distance of each lift to the nearest reference pose in a
+  rotation-, scale- and mirror-free shape descriptor (``pose_descriptor``) -- a lift read
+  from the wrong camera elevation is bent into a shape no person takes.
 
 ``spearman`` and ``rank_report`` measure how well a criterion orders the checkpoints of a run
 like the 3D metric does (``history.json`` of a run that also had a 3D validation set).
@@ -31,7 +35,7 @@ from .models import LiftingModel
 
 CONSISTENCY_DEG = (-90.0, -45.0, 45.0, 90.0)
 METRICS_2D = ('plaus_2d', 'crit_2d', 'reproj_2d', 'cons_2d', 'cons_3d', 'bone_cv',
-              'bone_asym')   # lower is better
+              'bone_asym', 'prior_3d')   # lower is better
 REPORTED_2D = METRICS_2D + ('realism_2d',)
 
 
@@ -43,11 +47,46 @@ def _masked_l1(pred: torch.Tensor, target: torch.Tensor, visible: torch.Tensor
                                                                        min=1.0)
 
 
+def pose_descriptor(pose: np.ndarray) -> np.ndarray:
+    """Root-relative poses (M, J-1, 3) (the root at the origin) -> (M, J(J-1)/2): the
+    distances between every two joints over their sum (unchanged by rotation, scale and
+    mirroring)."""
+    full = np.concatenate([np.zeros(pose.shape[:-2] + (1, 3)), pose], axis=-2)
+    i, j = np.triu_indices(full.shape[-2], 1)
+    d = np.linalg.norm(full[..., i, :] - full[..., j, :], axis=-1)
+    return d / np.maximum(d.sum(-1, keepdims=True), 1e-12)
+
+
+class PosePrior:
+    """Nearest-neighbour distance of lifted poses to reference 3D poses, in the
+    ``pose_descriptor`` space. ``poses``: (N, J, 3) world or camera poses (root first), of
+    which at most ``size`` (a fixed random subset) are kept."""
+
+    def __init__(self, poses: np.ndarray, size: int = 20000, seed: int = 0):
+        poses = np.asarray(poses, dtype=np.float64)
+        if len(poses) > size:
+            poses = poses[np.random.default_rng(seed).choice(len(poses), size, replace=False)]
+        self.reference = pose_descriptor(poses[:, 1:] - poses[:, :1])
+        self._norm = (self.reference ** 2).sum(-1)
+
+    def distance(self, pose: np.ndarray, chunk: int = 1024) -> np.ndarray:
+        """(M, J-1, 3) root-relative lifts -> (M,) distance to the nearest reference."""
+        d = pose_descriptor(np.asarray(pose, dtype=np.float64))
+        out = np.empty(len(d))
+        for s in range(0, len(d), chunk):
+            q = d[s:s + chunk]
+            sq = (q ** 2).sum(-1)[:, None] + self._norm[None] - 2.0 * q @ self.reference.T
+            out[s:s + chunk] = np.sqrt(np.maximum(sq.min(-1), 0.0))
+        return out
+
+
 @torch.no_grad()
 def criterion_2d(model: LiftingModel, inputs: np.ndarray, visible: np.ndarray,
                  percentile: float = 5.0, batch: int = 4096,
-                 device: torch.device | str = 'cpu') -> dict[str, float]:
-    """The 2D-only criteria (module docstring) of (M, J-1, 2) inputs with (M, J-1) visibility.
+                 device: torch.device | str = 'cpu', prior: PosePrior | None = None
+                 ) -> dict[str, float]:
+    """The 2D-only criteria (module docstring) of (M, J-1, 2) inputs with (M, J-1) visibility;
+    ``prior_3d`` only with a ``prior``.
 
     Also returns ``realism_threshold_2d``: the ``percentile`` of the realism of these real rows
     (the contract's calibration rule applied to the user's own 2D).
@@ -84,7 +123,10 @@ def criterion_2d(model: LiftingModel, inputs: np.ndarray, visible: np.ndarray,
     n = max(len(inputs), 1)
     out = {k: v / n for k, v in sums.items()}
     out['crit_2d'] = out['reproj_2d'] + out['cons_2d']
-    out.update(bone_statistics(np.concatenate(poses) if poses else np.zeros((0, 16, 3))))
+    lifts = np.concatenate(poses) if poses else np.zeros((0, 16, 3))
+    out.update(bone_statistics(lifts))
+    if prior is not None:
+        out['prior_3d'] = float(prior.distance(lifts).mean()) if len(lifts) else math.nan
     out['plaus_2d'] = out['bone_cv'] + out['bone_asym']
     real = np.concatenate(realism_all) if realism_all else np.zeros(0)
     out['realism_threshold_2d'] = float(np.percentile(real, percentile)) if len(real) else 0.5

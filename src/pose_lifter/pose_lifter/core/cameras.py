@@ -106,6 +106,30 @@ def eval_views(joints_mm: np.ndarray, cameras: tuple[CameraSpec, ...] = EVAL_CAM
     return np.concatenate(out3d), np.concatenate(out2d), np.concatenate(ks)
 
 
+def random_cameras(roots_m: np.ndarray, rng: np.random.Generator,
+                   distance: tuple[float, float] = (3.0, 30.0),
+                   height: tuple[float, float] = (0.5, 2.5),
+                   focal: tuple[float, float] = (500.0, 2000.0),
+                   image: tuple[int, int] = (1920, 1080)
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One random camera per root (N, 3) m inside the envelope (``random_views``).
+
+    Returns centres (N, 3) m, world -> camera rotations (N, 3, 3) and K (N, 3, 3).
+    """
+    n = len(roots_m)
+    d = np.exp(rng.uniform(np.log(distance[0]), np.log(distance[1]), n))
+    f = rng.uniform(*focal, n)
+    half_w = np.degrees(np.arctan(0.45 * image[0] / f))
+    half_h = np.degrees(np.arctan(0.45 * image[1] / f))
+    centre, rot = place_cameras(roots_m, d, rng.uniform(*height, n),
+                                rng.uniform(0.0, 360.0, n), rng.uniform(-1, 1, n) * half_w,
+                                rng.uniform(-1, 1, n) * half_h)
+    K = np.zeros((n, 3, 3))
+    K[:, 0, 0], K[:, 1, 1], K[:, 2, 2] = f, f, 1.0
+    K[:, 0, 2], K[:, 1, 2] = image[0] / 2.0, image[1] / 2.0
+    return centre, rot, K
+
+
 def random_views(joints_mm: np.ndarray, rng: np.random.Generator,
                  distance: tuple[float, float] = (3.0, 30.0),
                  height: tuple[float, float] = (0.5, 2.5),
@@ -116,15 +140,6 @@ def random_views(joints_mm: np.ndarray, rng: np.random.Generator,
     Distances are drawn log-uniformly; the view is panned/tilted so the root lands anywhere
     in the central 90 % of the image. Returns camera-frame 3D (N, J, 3) m and K (N, 3, 3).
     """
-    n = len(joints_mm)
-    d = np.exp(rng.uniform(np.log(distance[0]), np.log(distance[1]), n))
-    f = rng.uniform(*focal, n)
-    half_w = np.degrees(np.arctan(0.45 * image[0] / f))
-    half_h = np.degrees(np.arctan(0.45 * image[1] / f))
-    centre, rot = place_cameras(joints_mm[:, 0] / 1000.0, d, rng.uniform(*height, n),
-                                rng.uniform(0.0, 360.0, n), rng.uniform(-1, 1, n) * half_w,
-                                rng.uniform(-1, 1, n) * half_h)
-    K = np.zeros((n, 3, 3))
-    K[:, 0, 0], K[:, 1, 1], K[:, 2, 2] = f, f, 1.0
-    K[:, 0, 2], K[:, 1, 2] = image[0] / 2.0, image[1] / 2.0
+    centre, rot, K = random_cameras(joints_mm[:, 0] / 1000.0, rng, distance, height, focal,
+                                    image)
     return to_camera(joints_mm, centre, rot), K
