@@ -68,7 +68,8 @@ def test_shipped_models_round_trip(default_model):
     # the default is gated (training.gate): its lifter comes back, the learned gate does not
     assert _parity(default_model, realism=False) < 1e-4
     assert _parity(default_model) > 1e-3
-    assert read_init(default_model).model['width'] == 256
+    shipped = read_init(default_model).model
+    assert (shipped['width'], shipped['critic_width']) == (512, 256)
     single = default_model.parent / 'single.onnx'
     assert _parity(single) < 1e-4
     # the shipped ensemble's first member is single.onnx: fine-tuning from the ensemble
