@@ -206,6 +206,8 @@ def test_calibrate_on_the_users_own_2d(exported, tiny_bag, tmp_path, capsys):
     assert main(['calibrate', '--model', str(model), '--data-2d', str(tiny_bag),
                  '--percentile', '20']) == 0
     assert '20th percentile' in capsys.readouterr().out
+    assert main(['calibrate', '--model', str(model), '--data-2d', str(tiny_bag),
+                 '--percentile', '101']) == 2
     backend = create_backend(model)
     after = backend.contract
     assert after.content_hash == before.content_hash

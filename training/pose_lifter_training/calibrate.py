@@ -31,7 +31,7 @@ from pose_lifter.core.pipeline import Lifter
 from pose_lifter.core.poses import PoseFileError, PoseSet
 from pose_lifter.core.uncertainty import NOMINAL, UncertaintyCalibration, calibrate
 
-from .checkpoint import realism_rule
+from .checkpoint import ordinal, realism_rule
 from .export import detector_inputs
 from .sources import load_poses
 
@@ -104,7 +104,9 @@ def calibrate_on_2d(model_path: str | Path, source: str | Path, percentile: floa
     contract = backend.contract
     backend.close()
     contract.realism_threshold = float(np.percentile(realism, percentile))
-    contract.realism_rule = realism_rule(percentile) + ' (the persons of a 2D recording)'
+    contract.realism_rule = (f'realism_threshold = {ordinal(percentile)} percentile of the '
+                             f'realism of the persons of a 2D recording ({Path(source).name}): '
+                             f'about {100 - percentile:g} % of them pass')
     contract.realism_calibration = {
         'data_2d': Path(source).name, 'percentile': float(percentile),
         'persons': int(len(rows)), 'skipped': src.skipped}

@@ -114,6 +114,8 @@ def _parser() -> argparse.ArgumentParser:
                     help='unlabelled 2D of the cameras the student is for (a bag or kp.npz, '
                     'as fit --data-2d; not trained on): its 2D-only criteria are logged per '
                     'epoch')
+    di.add_argument('--keypoints-topic', help='with --data-2d: the Skeleton2DArray topic')
+    di.add_argument('--camera-info-topic', help='with --data-2d: the CameraInfo topic')
     di.add_argument('--select', default='n_mpjpe',
                     help='what picks best.pt: n_mpjpe (validation 3D, default), pa_mpjpe, or '
                     'with --data-2d a 2D-only criterion: prior_3d (lifts of the 2D against '
@@ -151,6 +153,8 @@ def _parser() -> argparse.ArgumentParser:
                     help='instead: the persons of your own 2D recording (bag or kp.npz), for a '
                     'model meant for cameras the evaluation views do not cover (e.g. distilled '
                     'for cameras mounted high); the uncertainty calibration is kept')
+    ca.add_argument('--keypoints-topic', help='with --data-2d: the Skeleton2DArray topic')
+    ca.add_argument('--camera-info-topic', help='with --data-2d: the CameraInfo topic')
     ex = sub.add_parser('export', help='ONNX (and optionally TensorRT) export')
     ex.add_argument('--checkpoint', required=True)
     ex.add_argument('--out', required=True, help='.onnx path; the model card goes beside it')
@@ -285,7 +289,8 @@ def _distill(args: argparse.Namespace) -> int:
                    threads=args.threads, noise_prob=args.noise_prob, coco_prob=args.coco_prob,
                    occlusion=args.occlusion, student_envelope=_student_envelope(args),
                    teacher_views=args.teacher_views, data_2d=args.data_2d,
-                   select=args.select)
+                   select=args.select,
+                   data_2d_topics=(args.keypoints_topic, args.camera_info_topic))
     chosen = '' if 'target_prior_3d' not in best else \
         f', prior_3d on the 2D {best["target_prior_3d"]:.5f}'
     print(f'{args.out}/best.pt: epoch {best["epoch"]} (by {args.select}), validation N-MPJPE '
@@ -315,11 +320,16 @@ def _calibrate(args: argparse.Namespace) -> int:
     from pose_lifter.core.detector_noise import DetectorNoise
 
     from .calibrate import calibrate_model, calibrate_on_2d
+    from .checkpoint import ordinal
+    if not 0.0 <= args.percentile <= 100.0:
+        raise ConfigError('--percentile must be in [0, 100]')
     if args.data_2d:
         before = create_backend(args.model, 'onnxruntime').contract.realism_threshold
-        contract = calibrate_on_2d(args.model, args.data_2d, args.percentile, out=args.out)
+        contract = calibrate_on_2d(args.model, args.data_2d, args.percentile, out=args.out,
+                                   keypoints_topic=args.keypoints_topic,
+                                   camera_info_topic=args.camera_info_topic)
         print(f'{args.out or args.model}: realism threshold {before:.4f} -> '
-              f'{contract.realism_threshold:.4f} ({args.percentile:g}th percentile of '
+              f'{contract.realism_threshold:.4f} ({ordinal(args.percentile)} percentile of '
               f'{contract.realism_calibration["persons"]} persons of {args.data_2d})')
         return 0
     subjects = args.subjects.split(',') if args.subjects else \

@@ -227,7 +227,8 @@ def distill(init: str, members: list[str], out: str | Path, epochs: int = 10,
             threads: int | None = None, noise_prob: float = 0.0, coco_prob: float = 0.0,
             occlusion: float = 0.0, student_envelope: Envelope | None = None,
             teacher_views: int = 1, data_2d: str | None = None,
-            select: str = 'n_mpjpe') -> dict[str, Any]:
+            select: str = 'n_mpjpe',
+            data_2d_topics: tuple[str | None, str | None] = (None, None)) -> dict[str, Any]:
     """Train the student; writes ``out``/best.pt (lowest validation N-MPJPE), last.pt and
     history.json. Returns the best epoch's validation metrics.
 
@@ -239,7 +240,8 @@ def distill(init: str, members: list[str], out: str | Path, epochs: int = 10,
     is its mean over that many views (``paired_rows``). ``data_2d``: unlabelled 2D of the
     cameras the student is meant for (``sources2d.load_2d``; not trained on): its 2D-only
     criteria (``selection``, ``prior_3d`` against the training poses) are logged every epoch
-    and ``select`` may be one of them instead of the validation N-MPJPE."""
+    and ``select`` may be one of them instead of the validation N-MPJPE; ``data_2d_topics``:
+    its (keypoints, camera info) topics when a bag has several."""
     if select not in DISTILL_SELECT:
         raise ConfigError(f'select: one of {", ".join(DISTILL_SELECT)}, not {select!r}')
     if select in METRICS_2D and not data_2d:
@@ -257,7 +259,7 @@ def distill(init: str, members: list[str], out: str | Path, epochs: int = 10,
     bone = bone_sum_m(splits.train)
     rows_2d, prior = None, None
     if data_2d:
-        src = load_2d(data_2d)   # nothing of it is trained on: every row is held out
+        src = load_2d(data_2d, *data_2d_topics)   # not trained on: every row is held out
         print(src.summary(), flush=True)
         rows_2d = [np.concatenate([a, b]) for a, b in zip(
             (src.train.inputs, src.train.visible), (src.heldout.inputs, src.heldout.visible))]
