@@ -35,6 +35,14 @@ EXPECTED = (ConfigError, CheckpointError, PoseFileError, ContractError, FileNotF
             FileExistsError, FloatingPointError, BackendError)
 
 
+def _add_topics(parser: argparse.ArgumentParser) -> None:
+    """The topic options of a --data-2d bag (needed only when it has several of a type)."""
+    parser.add_argument('--keypoints-topic', help='with --data-2d: the Skeleton2DArray topic '
+                        '(default: found by type)')
+    parser.add_argument('--camera-info-topic', help='with --data-2d: the CameraInfo topic '
+                        '(default: found by type)')
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='pose-lifter-train', description=__doc__.split('\n')[0])
     sub = p.add_subparsers(dest='command', required=True)
@@ -52,15 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument('--init-from', metavar='MODEL',
                      help='start from this checkpoint (.pt) or exported model (.onnx); its '
                      'architecture replaces model.*')
-    fit.add_argument('--keypoints-topic', help='Skeleton2DArray topic (default: found by type)')
-    fit.add_argument('--camera-info-topic', help='CameraInfo topic (default: found by type)')
+    _add_topics(fit)
     ck = sub.add_parser('check', help='2D-only criteria of models on a 2D recording')
     ck.add_argument('--model', nargs='+', required=True, help='checkpoints (.pt) / models (.onnx)')
     ck.add_argument('--data-2d', required=True, metavar='BAG_OR_NPZ')
     ck.add_argument('--split', choices=('heldout', 'all'), default='all',
                     help="'heldout': only the time blocks a fit run holds out")
-    ck.add_argument('--keypoints-topic')
-    ck.add_argument('--camera-info-topic')
+    _add_topics(ck)
     ck.add_argument('--prior-poses', metavar='POSE_FILE',
                     help='3D poses the models may know (e.g. data/cmu_mocap_h36m17.npz, never '
                     "the target's): adds prior_3d, the lifts' distance to the nearest of them")
@@ -114,8 +120,7 @@ def _parser() -> argparse.ArgumentParser:
                     help='unlabelled 2D of the cameras the student is for (a bag or kp.npz, '
                     'as fit --data-2d; not trained on): its 2D-only criteria are logged per '
                     'epoch')
-    di.add_argument('--keypoints-topic', help='with --data-2d: the Skeleton2DArray topic')
-    di.add_argument('--camera-info-topic', help='with --data-2d: the CameraInfo topic')
+    _add_topics(di)
     di.add_argument('--select', default='n_mpjpe',
                     help='what picks best.pt: n_mpjpe (validation 3D, default), pa_mpjpe, or '
                     'with --data-2d a 2D-only criterion: prior_3d (lifts of the 2D against '
@@ -153,8 +158,7 @@ def _parser() -> argparse.ArgumentParser:
                     help='instead: the persons of your own 2D recording (bag or kp.npz), for a '
                     'model meant for cameras the evaluation views do not cover (e.g. distilled '
                     'for cameras mounted high); the uncertainty calibration is kept')
-    ca.add_argument('--keypoints-topic', help='with --data-2d: the Skeleton2DArray topic')
-    ca.add_argument('--camera-info-topic', help='with --data-2d: the CameraInfo topic')
+    _add_topics(ca)
     ex = sub.add_parser('export', help='ONNX (and optionally TensorRT) export')
     ex.add_argument('--checkpoint', required=True)
     ex.add_argument('--out', required=True, help='.onnx path; the model card goes beside it')
