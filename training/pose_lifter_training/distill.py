@@ -1,13 +1,15 @@
-"""Distil an ensemble of lifters into one lifter of the members' size.
+"""Distil an ensemble of lifters into one lifter.
 
 The shipped ensemble is more accurate than any of its members (the seeds' errors differ), but
-it costs one encoder + decoder per member at every frame. A student -- initialised from one
-member checkpoint, critic kept -- learns to give the ensemble's mean pose (latent mean) on
-fresh training views each epoch (the members' own training input distribution, augmentation
-included): an L1 loss in body units between the student's pose and the teacher's. No 3D ground
-truth is used; validation (3D) only selects the epoch and is logged.
+it costs one encoder + decoder per member at every frame. A student -- initialised from a
+checkpoint or an exported model (any width), critic kept -- learns to give the ensemble's mean
+pose (latent mean) on fresh training poses and cameras each epoch (the members' own training
+input distribution, augmentation included): an L1 loss in body units between the student's
+pose and the teacher's, the teacher seeing each pose through a camera of its own envelope and
+the student through another (``paired_rows``). No 3D ground truth is used; validation (3D) or
+a 2D-only criterion on the user's own 2D selects the epoch.
 
-    pose-lifter-train distill --init runs/base20-s3/best.pt \\
+    pose-lifter-train distill --init runs/w512init/best.pt \\
         --member models/ensemble.onnx --out runs/distill
 
 An exported ensemble (``pose-lifter-train ensemble``) is a whole teacher: every member of it
@@ -229,8 +231,8 @@ def distill(init: str, members: list[str], out: str | Path, epochs: int = 10,
             teacher_views: int = 1, data_2d: str | None = None,
             select: str = 'n_mpjpe',
             data_2d_topics: tuple[str | None, str | None] = (None, None)) -> dict[str, Any]:
-    """Train the student; writes ``out``/best.pt (lowest validation N-MPJPE), last.pt and
-    history.json. Returns the best epoch's validation metrics.
+    """Train the student; writes ``out``/best.pt (the epoch with the lowest ``select``),
+    last.pt and history.json. Returns that epoch's metrics.
 
     ``noise_prob``/``coco_prob``: share of the student's inputs with detector noise / as
     COCO-17 keypoints (the teacher always sees the exact projection: the student learns to
