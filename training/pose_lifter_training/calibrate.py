@@ -96,8 +96,8 @@ def calibrate_on_2d(model_path: str | Path, source: str | Path, percentile: floa
     high). The uncertainty calibration is kept. Writes ``out`` (default: in place)."""
     from .sources2d import load_2d
     src = load_2d(source, keypoints_topic, camera_info_topic)
-    rows = np.concatenate([src.train.inputs * src.train.visible[..., None],
-                           src.heldout.inputs * src.heldout.visible[..., None]])
+    every = src.all_rows()
+    rows = every.inputs * every.visible[..., None]
     backend = create_backend(model_path, 'onnxruntime')
     realism = np.concatenate([backend.infer(rows[s:s + 4096].reshape(-1, rows[0].size))[1]
                               for s in range(0, len(rows), 4096)])

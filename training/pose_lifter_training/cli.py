@@ -20,8 +20,6 @@ import math
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from pose_lifter.core.backends.base import BackendError
 from pose_lifter.core.contract import ContractError
 from pose_lifter.core.poses import PoseFileError
@@ -230,10 +228,7 @@ def _check(args: argparse.Namespace) -> int:
     from .sources2d import load_2d
     src = load_2d(args.data_2d, args.keypoints_topic, args.camera_info_topic)
     print(src.summary())
-    rows = src.heldout if args.split == 'heldout' else \
-        type(src.train)(*[np.concatenate([a, b]) for a, b in
-                          zip((src.train.inputs, src.train.visible, src.train.time_s),
-                              (src.heldout.inputs, src.heldout.visible, src.heldout.time_s))])
+    rows = src.heldout if args.split == 'heldout' else src.all_rows()
     prior = None
     if args.prior_poses:
         from pose_lifter.core.poses import load_pose_file

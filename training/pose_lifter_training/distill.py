@@ -263,8 +263,8 @@ def distill(init: str, members: list[str], out: str | Path, epochs: int = 10,
     if data_2d:
         src = load_2d(data_2d, *data_2d_topics)   # not trained on: every row is held out
         print(src.summary(), flush=True)
-        rows_2d = [np.concatenate([a, b]) for a, b in zip(
-            (src.train.inputs, src.train.visible), (src.heldout.inputs, src.heldout.visible))]
+        every = src.all_rows()
+        rows_2d = (every.inputs, every.visible)
         prior = PosePrior(splits.train.joints)
     teacher = Teacher(members).eval()
     teacher_env = teacher_envelope(members) or Envelope.of(cfg.data)

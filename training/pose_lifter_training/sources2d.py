@@ -75,6 +75,12 @@ class Source2D:
     skipped: dict[str, int]
     info: dict
 
+    def all_rows(self) -> Rows2D:
+        """Training and held-out rows together (for uses that train on none of them)."""
+        return Rows2D(*[np.concatenate([a, b]) for a, b in zip(
+            (self.train.inputs, self.train.visible, self.train.time_s),
+            (self.heldout.inputs, self.heldout.visible, self.heldout.time_s))])
+
     def summary(self) -> str:
         skips = ', '.join(f'{k} {v}' for k, v in sorted(self.skipped.items())) or 'none'
         return (f'2D source {self.info["path"]}: {self.info["persons"]} persons -> '
