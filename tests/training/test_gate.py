@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import onnx
 import pytest
 import torch
 
@@ -130,6 +131,13 @@ def test_gate_without_realism_exports_no_critic_and_says_so(tmp_path, tiny_run, 
                  'residual', 'presence']) == 0
     backend = create_backend(out, 'onnxruntime')
     assert backend.contract.training['gate']['features'] == ['input', 'residual', 'presence']
+    # every reshape has a constant shape: no Shape chains for onnxruntime to run per frame
+    # (the lean graph is the lifter, the residual and the head; 72 nodes for a real model)
+    ops = [node.op_type for node in onnx.load(str(out)).graph.node]
+    assert 'Shape' not in ops and 'ConstantOfShape' not in ops
+    for n in (1, 7):
+        pose, p = backend.infer(np.random.default_rng(n).normal(0, 0.05, (n, 32)))
+        assert pose.shape == (n, 16, 3) and p.shape == (n,) and np.isfinite(p).all()
     with pytest.raises(CheckpointError, match='no critic'):
         lifting_model(out)
     assert main(['gate', '--model', str(tiny_run / 'best.pt'), '--out', str(out),

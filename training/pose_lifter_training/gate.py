@@ -115,14 +115,14 @@ class GatedLiftingModel(nn.Module):
         """pose3d (N, J-1, 3) and the lifter's realism (N,), None when the gate ignores it."""
         if 'realism' in self.feature_set:
             return self.base(keypoints, noise)
-        pose, _, _ = self.base.generator(keypoints.reshape(keypoints.shape[0], -1, 2), noise)
+        pose, _, _ = self.base.generator(keypoints.reshape(-1, H36M17.num_joints - 1, 2),
+                                         noise)
         return pose, None
 
     def features(self, keypoints: torch.Tensor, pose: torch.Tensor,
                  realism: torch.Tensor | None) -> torch.Tensor:
         """(N, 2(J-1)), (N, J-1, 3), (N,) or None -> (N, feature_width) in FEATURES order."""
-        n = keypoints.shape[0]
-        x = keypoints.reshape(n, -1, 2)
+        x = keypoints.reshape(-1, H36M17.num_joints - 1, 2)   # constant shapes: one ONNX node
         seen = (x != 0).any(dim=-1, keepdim=True)
         parts = []
         for name in self.feature_set:
@@ -130,14 +130,14 @@ class GatedLiftingModel(nn.Module):
                 parts.append(keypoints)
             elif name == 'residual':
                 proj = pose[..., :2] / torch.clamp(pose[..., 2:3] + self.depth, min=1e-3)
-                res = torch.where(seen, proj - x, torch.zeros_like(x)) * RESIDUAL_SCALE
-                parts.append(res.reshape(n, -1))
+                res = (proj - x) * (seen.to(x.dtype) * RESIDUAL_SCALE)   # 0 where unseen
+                parts.append(res.flatten(1))
             elif name == 'presence':
                 parts.append(seen[..., 0].to(x.dtype))
             elif name == 'realism':
                 parts.append(torch.log(realism[:, None] + 1e-9) / 10.0)
             elif name == 'pose':
-                parts.append(pose.reshape(n, -1))
+                parts.append(pose.flatten(1))
             elif name == 'bones':
                 length = bone_lengths(pose)
                 parts.append(length * length.shape[1] /

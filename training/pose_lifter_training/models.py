@@ -102,7 +102,7 @@ class Decoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         y = self.bound * torch.tanh(self.out(self.blocks(self.stem(z))))
-        return y.reshape(z.shape[0], -1, 3)
+        return y.reshape(-1, self.out.out_features // 3, 3)   # constant shape: one ONNX node
 
 
 class Critic(nn.Module):
@@ -135,13 +135,13 @@ class Generator(nn.Module):
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encoder(x.reshape(x.shape[0], -1))
+        mu, logvar = self.encoder(x.flatten(1))
         if noise is None:
             noise = torch.randn_like(mu) if self.training else torch.zeros_like(mu)
         z = mu + noise * torch.exp(0.5 * logvar)
         pose = self.decoder(z)
         if self.depth_only:
-            pose = on_input_rays(pose, x.reshape(x.shape[0], -1, 2))
+            pose = on_input_rays(pose, x.reshape(-1, self.decoder.out.out_features // 3, 2))
         return pose, mu, logvar
 
 
@@ -173,15 +173,15 @@ class LiftingModel(nn.Module):
 
     def realism(self, pose: torch.Tensor) -> torch.Tensor:
         """(N, J-1, 3) -> (N,)."""
-        theta = self.views[None].expand(pose.shape[0], -1)
+        theta = torch.zeros_like(pose[:, :1, 0]) + self.views   # (N, K) without a Shape op
         views, _, _ = novel_views(pose, theta, self.renorm, self.spec, self.skeleton,
                                   self.view_axis)
-        scores = self.critic(views.reshape(-1, views.shape[-2] * 2))
-        return scores.reshape(pose.shape[0], -1).mean(dim=-1)
+        scores = self.critic(views.reshape(-1, input_dim(self.skeleton)))
+        return scores.reshape(-1, len(self.views)).mean(dim=-1)
 
     def forward(self, keypoints: torch.Tensor, noise: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        x = keypoints.reshape(keypoints.shape[0], -1, 2)
+        x = keypoints.reshape(-1, self.skeleton.num_joints - 1, 2)
         pose, _, _ = self.generator(x, noise)
         realism = self.realism(pose)
         if self.reproj_tau > 0:
