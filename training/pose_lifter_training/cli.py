@@ -137,8 +137,8 @@ def _parser() -> argparse.ArgumentParser:
     ga.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     ga.add_argument('--features', nargs='+', default=None, metavar='NAME',
                     help='what the gate sees: input residual presence realism pose bones '
-                    '(default: input residual presence realism); without realism the '
-                    'critic is not run')
+                    '(default: input residual presence); without realism the critic is '
+                    'neither run nor exported')
     ca = sub.add_parser('calibrate', help="recalibrate an exported model's realism threshold "
                         'for detector-like input (rewrites its contract)')
     ca.add_argument('--model', required=True, help='exported .onnx (rewritten unless --out)')

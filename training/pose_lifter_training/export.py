@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
+from onnx import numpy_helper
 
 from pose_lifter.core.adapters import to_h36m17
 from pose_lifter.core.camera import pixels_to_normalized
@@ -133,9 +134,13 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = OPSET,
 
 
 def write_model(model: torch.nn.Module, contract: ModelContract, out: str | Path,
-                opset: int = OPSET) -> None:
+                opset: int = OPSET, carry: dict[str, torch.Tensor] | None = None) -> None:
     """Export ``model`` (keypoints (N, 2(J-1)), noise (N, latent) -> pose3d, realism) to
-    ``out`` with ``contract`` in its metadata; fills in ``contract.content_hash``."""
+    ``out`` with ``contract`` in its metadata; fills in ``contract.content_hash``.
+
+    ``carry``: weights stored in the file under these names but used by no node (runtimes
+    drop them when the session loads): what the training tools read back, e.g. the critic
+    of a gate that does not run it."""
     example = (torch.zeros(2, contract.input_dim), torch.zeros(2, contract.latent_dim))
     buf = io.BytesIO()
     dynamic = {name: {0: 'N'} for name in INPUT_NAMES + OUTPUT_NAMES}
@@ -145,6 +150,12 @@ def write_model(model: torch.nn.Module, contract: ModelContract, out: str | Path
                           output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic,
                           opset_version=opset, do_constant_folding=True)
     proto = onnx.load_from_string(buf.getvalue())
+    taken = {i.name for i in proto.graph.initializer}
+    for name, value in (carry or {}).items():
+        if name in taken:
+            raise ValueError(f'carried weight {name!r} is already in the graph')
+        proto.graph.initializer.append(numpy_helper.from_array(
+            value.detach().cpu().numpy().astype(np.float32), name))
     proto.producer_name = 'pose_lifter_training'
     proto.doc_string = 'pose_lifter 2D->3D lifter with realism critic; see metadata pose_lifter'
     contract.content_hash = content_hash(proto)

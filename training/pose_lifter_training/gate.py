@@ -83,7 +83,9 @@ def training_corruptions(cam: np.ndarray, rng: np.random.Generator
 # presence (J-1), realism 1 (log of the lifter's critic realism / 10), pose 3(J-1) (the lifted
 # root-relative pose, body units), bones (J-1) (bone lengths over their sum, x (J-1)).
 FEATURES = {'input': 2, 'residual': 2, 'presence': 1, 'realism': 0, 'pose': 3, 'bones': 1}
-DEFAULT_FEATURES = ('input', 'residual', 'presence', 'realism')
+# The critic's realism added nothing over three seeds at 60 epochs (training/README.md), so
+# the default gate leaves it out: the exported graph is the lifter, the residual and the head.
+DEFAULT_FEATURES = ('input', 'residual', 'presence')
 
 
 def feature_width(features: tuple[str, ...]) -> int:
@@ -98,7 +100,8 @@ def feature_width(features: tuple[str, ...]) -> int:
 class GatedLiftingModel(nn.Module):
     """A lifter (pose3d, realism) with its realism replaced by the gate's P(real).
 
-    Without 'realism' in ``features`` the critic is never run (nor exported)."""
+    Without 'realism' in ``features`` the critic is never run (the exported graph has no
+    critic node; ``fit_gate`` stores its weights beside the graph for the training tools)."""
 
     def __init__(self, base: nn.Module, width: int = 256, depth: float =
                  NormalisationSpec().depth, features: tuple[str, ...] = DEFAULT_FEATURES):
@@ -255,6 +258,10 @@ def fit_gate(model_path: str | Path, out: str | Path, data_path: str | None = No
         'base_content_hash': contract.content_hash, 'epochs': epochs, 'seed': seed,
         'best_val_auc_training_corruptions': best, 'features': list(model.feature_set),
         'corruptions': list(KINDS)}
-    write_model(model.eval(), contract, out)
+    # a gate that does not run the critic still carries its weights (used by no node), so
+    # distill --init, check and gate can read the gated model as a whole lifter again
+    carry = None if 'realism' in model.feature_set else \
+        {f'base.critic.{k}': v for k, v in model.base.critic.state_dict().items()}
+    write_model(model.eval(), contract, out, carry=carry)
     Path(out).with_suffix('.gate.json').write_text(json.dumps(history, indent=1))
     return {'history': history, 'best_val_auc': best}
