@@ -68,6 +68,8 @@ def onnx_state(path: str | Path, member: int = 0
     except ContractError as exc:
         raise CheckpointError(f'{path}: {exc}') from None
     inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+    for info in proto.training_info:     # weights carried outside the graph (export.carry_weights)
+        inits.update({i.name: numpy_helper.to_array(i) for i in info.initialization.initializer})
     prefix = f'members.{member}.' if any(k.startswith('members.') for k in inits) else ''
     if any(k.startswith('base.generator.') for k in inits):
         prefix = 'base.' + prefix

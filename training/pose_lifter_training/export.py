@@ -138,9 +138,9 @@ def write_model(model: torch.nn.Module, contract: ModelContract, out: str | Path
     """Export ``model`` (keypoints (N, 2(J-1)), noise (N, latent) -> pose3d, realism) to
     ``out`` with ``contract`` in its metadata; fills in ``contract.content_hash``.
 
-    ``carry``: weights stored in the file under these names but used by no node (runtimes
-    drop them when the session loads): what the training tools read back, e.g. the critic
-    of a gate that does not run it."""
+    ``carry``: weights stored in the file under these names outside the inference graph (in
+    the model's ``training_info``, which inference runtimes ignore): what the training tools
+    read back, e.g. the critic of a gate that does not run it (``carry_weights``)."""
     example = (torch.zeros(2, contract.input_dim), torch.zeros(2, contract.latent_dim))
     buf = io.BytesIO()
     dynamic = {name: {0: 'N'} for name in INPUT_NAMES + OUTPUT_NAMES}
@@ -150,12 +150,8 @@ def write_model(model: torch.nn.Module, contract: ModelContract, out: str | Path
                           output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic,
                           opset_version=opset, do_constant_folding=True)
     proto = onnx.load_from_string(buf.getvalue())
-    taken = {i.name for i in proto.graph.initializer}
-    for name, value in (carry or {}).items():
-        if name in taken:
-            raise ValueError(f'carried weight {name!r} is already in the graph')
-        proto.graph.initializer.append(numpy_helper.from_array(
-            value.detach().cpu().numpy().astype(np.float32), name))
+    if carry:
+        carry_weights(proto, carry)
     proto.producer_name = 'pose_lifter_training'
     proto.doc_string = 'pose_lifter 2D->3D lifter with realism critic; see metadata pose_lifter'
     contract.content_hash = content_hash(proto)
@@ -167,6 +163,26 @@ def write_model(model: torch.nn.Module, contract: ModelContract, out: str | Path
     tmp = out.with_suffix(out.suffix + '.tmp')
     tmp.write_bytes(proto.SerializeToString())
     os.replace(tmp, out)
+
+
+CARRIED = 'pose_lifter_carried_weights'
+
+
+def carry_weights(proto: onnx.ModelProto, weights: dict[str, torch.Tensor]) -> None:
+    """Store ``weights`` in ``proto`` outside its inference graph: as the initializers of a
+    ``training_info`` initialization graph named ``CARRIED`` (no nodes, no bindings), which
+    ONNX Runtime and TensorRT ignore; ``adapt.onnx_state`` reads them back. ValueError for a
+    name the graph already has."""
+    taken = {i.name for i in proto.graph.initializer}
+    clash = sorted(taken & set(weights))
+    if clash:
+        raise ValueError(f'carried weights {clash[:3]} are already in the graph')
+    info = proto.training_info.add()
+    info.initialization.CopyFrom(onnx.helper.make_graph(
+        [], CARRIED, [], [], initializer=[
+            numpy_helper.from_array(v.detach().cpu().numpy().astype(np.float32), k)
+            for k, v in weights.items()]))
+    info.algorithm.CopyFrom(onnx.helper.make_graph([], CARRIED + '_none', [], []))
 
 
 def model_card(contract: ModelContract, name: str) -> str:
