@@ -4,8 +4,9 @@ The realism a lifter exports (critic x exp(-mean reprojection residual / tau)) r
 failures poorly under detector noise: a mean residual cannot tell two displaced joints from
 4 px of noise on every joint, and a left/right swap of one limb reprojects fine. The gate is a
 small MLP that sees what the lifter already computes -- the normalised 2D input, the residual
-of every joint between the input and the lifted pose reprojected, which joints are present,
-and the lifter's own realism -- and is trained to tell real detections from corrupted ones:
+of every joint between the input and the lifted pose reprojected and which joints are present
+(``--features realism`` adds the lifter's own realism; by default the critic is not run) --
+and is trained to tell real detections from corrupted ones:
 
     keypoints (N, 2(J-1)), noise (N, latent) -> pose3d (N, J-1, 3), realism (N,) = P(real)
 
@@ -258,8 +259,8 @@ def fit_gate(model_path: str | Path, out: str | Path, data_path: str | None = No
         'base_content_hash': contract.content_hash, 'epochs': epochs, 'seed': seed,
         'best_val_auc_training_corruptions': best, 'features': list(model.feature_set),
         'corruptions': list(KINDS)}
-    # a gate that does not run the critic still carries its weights (used by no node), so
-    # distill --init, check and gate can read the gated model as a whole lifter again
+    # a gate that does not run the critic still carries its weights (outside the graph, in
+    # training_info), so distill --init, check and gate read the file as a whole lifter again
     carry = None if 'realism' in model.feature_set else \
         {f'base.critic.{k}': v for k, v in model.base.critic.state_dict().items()}
     write_model(model.eval(), contract, out, carry=carry)
