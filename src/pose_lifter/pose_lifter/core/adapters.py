@@ -65,14 +65,15 @@ def clean(keypoints: np.ndarray, confidence: np.ndarray | None) -> tuple[np.ndar
     non-positive confidences are missing.
     """
     kp = np.array(keypoints, dtype=np.float64)
-    if confidence is None:
-        conf = np.ones(kp.shape[:-1])
-    else:
-        conf = np.array(confidence, dtype=np.float64)
-        if conf.shape != kp.shape[:-1]:
-            raise ValueError(f'confidence shape {conf.shape} does not match keypoints '
-                             f'{kp.shape[:-1]}')
-    missing = ~np.isfinite(kp).all(axis=-1) | ~np.isfinite(conf) | (conf <= 0)
+    finite = np.isfinite(kp).all(axis=-1)
+    if confidence is None:          # every finite joint present, confidence 1
+        kp[~finite] = np.nan
+        return kp, finite.astype(np.float64)
+    conf = np.array(confidence, dtype=np.float64)
+    if conf.shape != kp.shape[:-1]:
+        raise ValueError(f'confidence shape {conf.shape} does not match keypoints '
+                         f'{kp.shape[:-1]}')
+    missing = ~finite | ~np.isfinite(conf) | (conf <= 0)
     kp[missing] = np.nan
     conf = np.where(missing, 0.0, np.clip(conf, 0.0, 1.0))
     return kp, conf

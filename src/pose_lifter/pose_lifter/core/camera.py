@@ -8,6 +8,8 @@ import numpy as np
 
 from .errors import PoseLifterInputError
 
+_FOCAL = np.array([0, 1])      # K[_FOCAL, _FOCAL] = (fx, fy)
+
 
 class InvalidIntrinsics(PoseLifterInputError):
     """Raised for an intrinsics matrix that cannot describe a pinhole camera."""
@@ -21,11 +23,11 @@ def validate_intrinsics(K: np.ndarray) -> np.ndarray:
     K = np.asarray(K, dtype=np.float64)
     if K.shape[-2:] != (3, 3) or K.ndim not in (2, 3):
         raise InvalidIntrinsics(f'K must have shape (3, 3) or (N, 3, 3), got {K.shape}')
+    if np.isfinite(K).all() and (K[..., _FOCAL, _FOCAL] > 0).all():     # the usual case
+        return K
     if not np.isfinite(K).all():
         raise InvalidIntrinsics('K has non-finite entries')
-    if (K[..., 0, 0] <= 0).any() or (K[..., 1, 1] <= 0).any():
-        raise InvalidIntrinsics('K has a focal length <= 0 (fx = K[0, 0], fy = K[1, 1])')
-    return K
+    raise InvalidIntrinsics('K has a focal length <= 0 (fx = K[0, 0], fy = K[1, 1])')
 
 
 def intrinsics(fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
@@ -69,17 +71,11 @@ def rotation_to_optical_axis(ray: np.ndarray) -> np.ndarray:
     # Rodrigues about the axis r x e_z = (y, -x, 0) / sin, in closed form (c = cos > -1)
     if (c <= -1.0 + 1e-12).any():
         raise ValueError('rotation_to_optical_axis: a ray points straight backwards')
-    f = 1.0 / (1.0 + c)
-    R = np.empty(r.shape[:-1] + (3, 3))
-    R[..., 0, 0] = 1.0 - x * x * f
-    R[..., 0, 1] = R[..., 1, 0] = -x * y * f
-    R[..., 0, 2] = -x
-    R[..., 1, 1] = 1.0 - y * y * f
-    R[..., 1, 2] = -y
-    R[..., 2, 0] = x
-    R[..., 2, 1] = y
-    R[..., 2, 2] = c
-    return R
+    xf, yf = x / (1.0 + c), y / (1.0 + c)
+    # one stack of the nine entries (row-major) instead of nine item assignments
+    return np.stack([1.0 - x * xf, -x * yf, -x,
+                     -x * yf, 1.0 - y * yf, -y,
+                     x, y, c], axis=-1).reshape(r.shape[:-1] + (3, 3))
 
 
 def rotate_image_points(points: np.ndarray, R: np.ndarray) -> np.ndarray:

@@ -129,21 +129,24 @@ class Lifter:
         if not liftable.any():
             return result
         idx = np.flatnonzero(liftable)
-        x = norm.inputs[idx].reshape(len(idx), -1)
+        # the persons lifted: everyone (the usual case) as a view, else by index
+        sel = slice(None) if len(idx) == n else idx
+        x = norm.inputs[sel].reshape(len(idx), -1)
         pose, realism = self.backend.infer(x)
-        joints, k = self._place(pose, norm, idx)
-        result.joints3d[idx] = joints
-        result.realism[idx] = realism
+        joints, k = self._place(pose, norm, sel)
+        result.joints3d[sel] = joints
+        result.realism[sel] = realism
         plausible = realism >= self.threshold
-        result.plausible[idx] = plausible
-        result.status[idx] = np.where(plausible, STATUS_OK, STATUS_IMPLAUSIBLE)
+        result.plausible[sel] = plausible
+        result.status[sel] = np.where(plausible, STATUS_OK, STATUS_IMPLAUSIBLE)
         if self.calibration is not None:
+            cal, inferred, root = self.calibration, result.inferred[sel], joints[:, 0]
+            bins = cal.bin_of(inferred[:, 1:].sum(axis=1))
             result.uncertainty = np.full((n, H36M17.num_joints), np.nan)
-            result.uncertainty[idx] = joint_radii(self.calibration, result.inferred[idx],
-                                                  np.sqrt((joints[:, 0] ** 2).sum(axis=-1)))
+            result.uncertainty[sel] = joint_radii(cal, inferred,
+                                                  np.sqrt((root * root).sum(axis=-1)), bins)
             result.root_covariance = np.full((n, 3, 3), np.nan)
-            result.root_covariance[idx] = root_covariance(self.calibration, joints[:, 0],
-                                                          result.inferred[idx])
+            result.root_covariance[sel] = root_covariance(cal, root, inferred, bins)
         elif self.uncertainty_samples > 0:
             result.uncertainty = np.full((n, H36M17.num_joints), np.nan)
             result.uncertainty[idx] = self._spread(x, norm, idx)
@@ -174,9 +177,10 @@ class Lifter:
         if result.root_covariance is not None:
             result.root_covariance[far] = np.nan
 
-    def _place(self, pose: np.ndarray, norm, idx: np.ndarray):
-        """(M, 16, 3) body units -> (M, 17, 3) metres in the camera frame."""
-        full = np.zeros((len(idx), H36M17.num_joints, 3))
+    def _place(self, pose: np.ndarray, norm, idx: np.ndarray | slice):
+        """(M, 16, 3) body units of the persons ``idx`` of ``norm`` -> (M, 17, 3) metres in
+        the camera frame."""
+        full = np.zeros((len(pose), H36M17.num_joints, 3))
         full[:, H36M17.non_root] = pose
         return place(full, norm.virtual[idx], norm.rotation[idx], norm.scale[idx],
                      self.contract.normalisation.depth, self.contract.bone_sum_m,

@@ -112,6 +112,10 @@ class UncertaintyCalibration:
         return np.searchsorted(self.tables['edges'], inferred_count, side='right') - 1
 
 
+_EYE3 = np.eye(3)
+_EYE3.flags.writeable = False
+
+
 def root_relative_errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """(N, J, 3), (N, J, 3) metres -> (N, J) distances after moving both roots to the origin."""
     p = pred - pred[:, :1]
@@ -193,10 +197,12 @@ def distance_law(distance_m: np.ndarray, person_error: np.ndarray) -> tuple[floa
 
 
 def joint_radii(cal: UncertaintyCalibration, inferred: np.ndarray,
-                distance_m: np.ndarray | None = None) -> np.ndarray:
+                distance_m: np.ndarray | None = None, bins: np.ndarray | None = None
+                ) -> np.ndarray:
     """(N, 17) bool, (N,) root distances (None: the reference distance) -> (N, 17) radii (m)
-    holding ``cal.nominal`` of the true joints."""
-    k = cal.bin_of(inferred[:, 1:].sum(axis=1))
+    holding ``cal.nominal`` of the true joints. bins: (N,) ``cal.bin_of`` the persons'
+    inferred counts when the caller has them."""
+    k = cal.bin_of(inferred[:, 1:].sum(axis=1)) if bins is None else bins
     radii = np.where(inferred, cal.tables['inferred'][k], cal.tables['seen'][k])
     if distance_m is not None:
         radii = radii * cal.distance_factor(distance_m)[:, None]
@@ -204,16 +210,17 @@ def joint_radii(cal: UncertaintyCalibration, inferred: np.ndarray,
 
 
 def root_covariance(cal: UncertaintyCalibration, root: np.ndarray,
-                    inferred: np.ndarray) -> np.ndarray:
+                    inferred: np.ndarray, bins: np.ndarray | None = None) -> np.ndarray:
     """(N, 3) root positions (camera frame, m), (N, 17) inferred -> (N, 3, 3) covariance
-    (m^2): the bin's depth_rel x distance along the ray, lateral_rel x distance across it."""
-    k = cal.bin_of(inferred[:, 1:].sum(axis=1))
-    sq = (root * root).sum(axis=-1)
-    # depth^2 d^2 u u^T + lateral^2 d^2 (I - u u^T), u = root / d: d^2 u u^T = root root^T
-    along = root[:, :, None] * root[:, None, :] / np.maximum(sq, 1e-18)[:, None, None]
-    lateral = (cal.tables['lateral'][k] ** 2 * sq)[:, None, None]
-    return (cal.tables['depth'][k] ** 2 * sq)[:, None, None] * along + \
-        lateral * (np.eye(3) - along)
+    (m^2): the bin's depth_rel x distance along the ray, lateral_rel x distance across it.
+    bins: as in ``joint_radii``."""
+    k = cal.bin_of(inferred[:, 1:].sum(axis=1)) if bins is None else bins
+    # depth^2 d^2 u u^T + lateral^2 d^2 (I - u u^T) with u = root / d, d^2 u u^T = root root^T:
+    # (depth^2 - lateral^2) root root^T + lateral^2 d^2 I
+    depth2, lateral2 = cal.tables['depth'][k] ** 2, cal.tables['lateral'][k] ** 2
+    outer = root[:, :, None] * root[:, None, :]
+    return (depth2 - lateral2)[:, None, None] * outer + \
+        (lateral2 * (root * root).sum(axis=-1))[:, None, None] * _EYE3
 
 
 def coverage(radii: np.ndarray, errors: np.ndarray) -> float:
