@@ -161,3 +161,31 @@ def test_marker_colours_per_joint_reach_the_message():
     bones, joints_msg = msg.markers
     assert len(bones.colors) == 0 and len(joints_msg.colors) == 17
     assert joints_msg.colors[0].a == pytest.approx(0.25)
+
+
+def test_marker_messages_reused_across_frames_match_fresh_ones():
+    """The node's MarkerMessages refills last frame's messages: every frame must reach a
+    subscriber as freshly built ones do, whatever changed (colour, gate, per-joint colours,
+    style, persons gone and back). Compared after a round trip: CDR padding bytes are not
+    zeroed by the serialiser, so equal messages need not give equal bytes."""
+    rng = np.random.default_rng(3)
+    reg, reused = MarkerRegistry(), convert.MarkerMessages()
+    frames = [  # (persons' track ids, plausible, style with or without per-joint colours)
+        (['a', 'b'], [True, True], MarkerStyle(uncertainty=True)),
+        (['a', 'b'], [False, True], MarkerStyle(lifetime_s=2.5)),
+        (['b'], [True], MarkerStyle()),                 # a gone: DELETE forgets it
+        (['a', 'b', ''], [True, False, True], MarkerStyle(uncertainty=True, gate_mode='off')),
+    ]
+    for ids, plausible, style in frames:
+        n = len(ids)
+        joints = rng.normal(0, 0.3, (n, 17, 3)) + [0, 0, 5]
+        geometry = skeleton_markers(joints, np.array(plausible), ids, reg, style,
+                                    radii=rng.uniform(0.05, 0.5, (n, 17)),
+                                    inferred=rng.random((n, 17)) < 0.2)
+        got = reused(header(), geometry)
+        fresh = round_trip(convert.markers_to_msg(header(), geometry))
+        assert round_trip(got) == fresh
+        assert len(fresh.markers) == 2 * n + 2 * (n == 1)     # frame 3 deletes a's two
+    assert {key[1] for key in reused._drawn} == {m.id for m in got.markers}
+    reused.clear()
+    assert not reused._drawn

@@ -9,7 +9,6 @@ import array
 from collections.abc import Sequence
 
 import numpy as np
-from builtin_interfaces.msg import Duration
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point
 from pose_lifter_msgs.msg import Skeleton2D, Skeleton2DArray, Skeleton3D, Skeleton3DArray
@@ -137,33 +136,50 @@ def result_to_msg(header: Header, ids: Sequence[str], result: LiftResult) -> Ske
     return out
 
 
-def _duration(seconds: float) -> Duration:
-    sec = int(seconds)
-    return Duration(sec=sec, nanosec=int(round((seconds - sec) * 1e9)))
+class MarkerMessages:
+    """Marker geometry -> visualization_msgs/MarkerArray, keeping each drawn marker's message
+    from one frame to the next and refilling it (building a Marker costs more than filling
+    one: ~15-25 us per constructor call here, two per person). rclpy serialises on publish, so
+    a message may change once published. A DELETE forgets its marker; ``clear`` forgets all.
+    """
+
+    def __init__(self) -> None:
+        self._drawn: dict[tuple[str, int], Marker] = {}
+
+    def clear(self) -> None:
+        self._drawn.clear()
+
+    def __call__(self, header: Header, geometry: Sequence[MarkerGeometry]) -> MarkerArray:
+        markers = []
+        for g in geometry:
+            key = (g.ns, int(g.id))
+            if g.action != ADD:
+                self._drawn.pop(key, None)
+                markers.append(Marker(header=header, ns=g.ns, id=key[1], action=Marker.DELETE))
+                continue
+            m = self._drawn.get(key)
+            if m is None:
+                m = self._drawn[key] = Marker(ns=g.ns, id=key[1], action=Marker.ADD)
+                m.pose.orientation.w = 1.0
+            m.header = header
+            m.type = Marker.LINE_LIST if g.kind == LINE_LIST else Marker.SPHERE_LIST
+            m.scale.x = float(g.scale)
+            m.scale.y = m.scale.z = float(g.scale) if m.type == Marker.SPHERE_LIST else 0.0
+            m.color.r, m.color.g, m.color.b, m.color.a = (float(c) for c in g.color)
+            sec = int(g.lifetime_s)
+            m.lifetime.sec, m.lifetime.nanosec = sec, int(round((g.lifetime_s - sec) * 1e9))
+            m.points = points_msg(g.points)
+            m.colors = [] if g.colors is None else [
+                ColorRGBA(r=r, g=gg, b=b, a=a)
+                for r, gg, b, a in np.asarray(g.colors, dtype=np.float64).tolist()]
+            markers.append(m)
+        return MarkerArray(markers=markers)
 
 
 def markers_to_msg(header: Header, geometry: Sequence[MarkerGeometry]) -> MarkerArray:
-    """Plain marker geometry -> visualization_msgs/MarkerArray in ``header``'s frame."""
-    out = MarkerArray()
-    for g in geometry:
-        m = Marker(header=header, ns=g.ns, id=int(g.id))
-        if g.action == ADD:
-            m.action = Marker.ADD
-            m.type = Marker.LINE_LIST if g.kind == LINE_LIST else Marker.SPHERE_LIST
-            m.pose.orientation.w = 1.0
-            m.scale.x = float(g.scale)
-            if m.type == Marker.SPHERE_LIST:
-                m.scale.y = m.scale.z = float(g.scale)
-            m.color = ColorRGBA(r=g.color[0], g=g.color[1], b=g.color[2], a=g.color[3])
-            m.lifetime = _duration(g.lifetime_s)
-            m.points = points_msg(g.points)
-            if g.colors is not None:
-                m.colors = [ColorRGBA(r=r, g=gg, b=b, a=a) for r, gg, b, a in
-                            np.asarray(g.colors, dtype=np.float64).tolist()]
-        else:
-            m.action = Marker.DELETE
-        out.markers.append(m)
-    return out
+    """Plain marker geometry -> visualization_msgs/MarkerArray in ``header``'s frame (fresh
+    messages; the node keeps a ``MarkerMessages``)."""
+    return MarkerMessages()(header, geometry)
 
 
 def diagnostics_to_msg(stamp, name: str, hardware_id: str, report: Report) -> DiagnosticArray:

@@ -74,6 +74,7 @@ class PoseLifterNode(LifecycleNode):
         self.stats = NodeStats()
         self._slot = LatestSlot()
         self._registry = MarkerRegistry()
+        self._marker_msgs = convert.MarkerMessages()
         self._worker: threading.Thread | None = None
         self._inputs: sources.Inputs | None = None
         self._pubs: dict[str, Any] = {}
@@ -246,6 +247,7 @@ class PoseLifterNode(LifecycleNode):
             self._worker = None
         markers = self._pubs.get('markers')
         gone = self._registry.clear()
+        self._marker_msgs.clear()
         if markers is not None and gone and self.context.ok():
             from rclpy.duration import Duration
             markers.publish(convert.markers_to_msg(self._last_header, delete_markers(gone)))
@@ -359,7 +361,7 @@ class PoseLifterNode(LifecycleNode):
             geometry = skeleton_markers(result.joints3d, result.plausible, frame.ids,
                                         self._registry, self._style, radii=result.uncertainty,
                                         inferred=result.inferred)
-            self._pubs['markers'].publish(convert.markers_to_msg(header, geometry))
+            self._pubs['markers'].publish(self._marker_msgs(header, geometry))
         age = (self.get_clock().now().nanoseconds - stamp) / 1e9
         self.stats.record(time.perf_counter() - received_s, age, list(result.status))
 
