@@ -7,10 +7,10 @@ Skeleton2DArray + CameraInfo frames (``--persons`` persons of the test subject t
 evaluation camera) back to back and then with ``--pace`` seconds of idling before each, and
 times every stage by wrapping the functions ``_process`` calls (read the message, lift,
 temporal filter, skeletons message, publish, marker geometry, marker messages, publish).
-No DDS peer: what the node does per frame, not the transport.
+No DDS peer: what the node does per frame, not the transport. DDS stays on loopback
+(ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST), in ROS_DOMAIN_ID or a domain from the process id.
 
-    ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_DOMAIN_ID=77 \
-        .venv/bin/python scripts/node_stages.py [--persons 1] [--frames 400] [--pace 0.033]
+    .venv/bin/python scripts/node_stages.py [--persons 1] [--frames 400] [--pace 0.033]
 """
 from __future__ import annotations
 
@@ -101,7 +101,9 @@ def main() -> int:
                     'frame (default: 30 Hz)')
     ap.add_argument('--json', type=Path)
     args = ap.parse_args()
-    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    # DDS stays on loopback, in a domain of its own unless ROS_DOMAIN_ID names one
+    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    os.environ.setdefault('ROS_DOMAIN_ID', str(1 + (os.getpid() * 31) % 200))
     out = run(args.persons, args.frames, args.pace)
     for label in ('back_to_back', 'paced'):
         row = out[label]
