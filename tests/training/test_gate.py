@@ -69,6 +69,19 @@ def test_gate_end_to_end(tmp_path, tiny_run, pose_file, capsys):
                                atol=1e-5)
 
 
+def test_gate_over_a_flip_averaged_lifter_keeps_the_averaging(tmp_path, tiny_run, pose_file):
+    flip = tmp_path / 'flip.onnx'
+    assert main(['export', '--checkpoint', str(tiny_run / 'best.pt'), '--out', str(flip),
+                 '--flip-average']) == 0
+    assert main(['gate', '--model', str(flip), '--out', str(tmp_path / 'g.onnx'),
+                 '--data', str(pose_file), '--epochs', '1']) == 0
+    gated = create_backend(tmp_path / 'g.onnx', 'onnxruntime')
+    assert gated.contract.training['config']['model']['flip_average'] is True
+    x = np.random.default_rng(3).normal(0, 0.05, (4, 32)).astype(np.float32)
+    np.testing.assert_allclose(gated.infer(x)[0], create_backend(flip, 'onnxruntime').infer(x)[0],
+                               atol=1e-5)
+
+
 def test_gate_trains_in_the_lifters_own_camera_envelope(tmp_path, tiny_run, pose_file,
                                                         monkeypatch):
     """A lifter distilled for cameras 3.5-4.5 m up gets its gate trained on such views."""

@@ -99,3 +99,30 @@ def test_reprojection_gated_realism_exports_too(tiny_run, tmp_path):
     plain = TorchBackend(tmp_path / 'plain.pt').infer(kp, noise)[1]
     assert (realism <= plain + 1e-6).all()        # the factor exp(-e / tau) is <= 1
     assert (realism < plain - 1e-6).any()
+
+
+def test_flip_averaged_export_is_mirror_equivariant_and_says_so(tiny_run, tmp_path):
+    from pose_lifter.core.backends import create_backend
+    from pose_lifter.core.skeleton import H36M17, flip_left_right
+    from pose_lifter_training.cli import main
+    out = tmp_path / 'flip.onnx'
+    assert main(['export', '--checkpoint', str(tiny_run / 'best.pt'), '--out', str(out),
+                 '--flip-average']) == 0
+    export_onnx(tiny_run / 'best.pt', tmp_path / 'plain.onnx')
+    flip = create_backend(out, 'onnxruntime')
+    plain = create_backend(tmp_path / 'plain.onnx', 'onnxruntime')
+    assert flip.contract.training['config']['model']['flip_average'] is True
+    assert plain.contract.training['config']['model']['flip_average'] is False
+
+    def mirrored(rows: np.ndarray, d: int) -> np.ndarray:     # (N, 16, d) without the root
+        full = np.zeros((len(rows), H36M17.num_joints, d), np.float32)
+        full[:, 1:] = rows
+        return flip_left_right(full)[:, 1:]
+    kp = (np.random.default_rng(2).normal(size=(6, 16, 2)) * 0.05).astype(np.float32)
+    pose, _ = flip.infer(kp.reshape(6, -1))
+    pose_m, _ = flip.infer(mirrored(kp, 2).reshape(6, -1))
+    np.testing.assert_allclose(pose_m, mirrored(pose, 3), atol=1e-5)
+    p0, _ = plain.infer(kp.reshape(6, -1))
+    p1, _ = plain.infer(mirrored(kp, 2).reshape(6, -1))
+    np.testing.assert_allclose(pose, 0.5 * (p0 + mirrored(p1, 3)), atol=1e-5)
+    assert np.abs(pose - p0).max() > 1e-4

@@ -10,6 +10,8 @@ from pose_lifter_training.models import (
     build_networks,
     critic_angles_deg,
     input_dim,
+    lift_pose,
+    mirror_joints,
     output_dim,
 )
 
@@ -62,3 +64,26 @@ def test_critic_angles_are_even_and_exclude_zero():
     angles = critic_angles_deg(8)
     assert len(angles) == 8 and 0.0 not in angles
     assert sorted(angles) == [-160.0, -120.0, -80.0, -40.0, 40.0, 80.0, 120.0, 160.0]
+
+
+def test_flip_average_is_the_mean_with_the_mirrored_back_pose_and_mirror_equivariant():
+    torch.manual_seed(0)
+    generator, critic = build_networks(ModelConfig(width=32, latent=4, critic_width=16))
+    generator.eval()
+    x, z = torch.randn(5, 16, 2) * 0.1, torch.zeros(5, 4)
+    assert torch.equal(mirror_joints(mirror_joints(x)), x)
+    # the left wrist of the mirrored input is the right wrist of the input, x negated
+    lw, rw = H36M17.index('l_wrist') - 1, H36M17.index('r_wrist') - 1
+    assert torch.equal(mirror_joints(x)[:, lw], x[:, rw] * torch.tensor([-1.0, 1.0]))
+    with torch.no_grad():
+        plain = lift_pose(generator, x, z)
+        mean = lift_pose(generator, x, z, flip_average=True)
+        by_hand = 0.5 * (generator(x, z)[0] + mirror_joints(generator(mirror_joints(x), z)[0]))
+        torch.testing.assert_close(mean, by_hand)
+        assert (mean - plain).abs().max() > 1e-4          # an untrained net is not symmetric
+        # the averaged lifter answers a mirrored input with the mirrored pose
+        torch.testing.assert_close(lift_pose(generator, mirror_joints(x), z, True),
+                                   mirror_joints(mean), atol=1e-6, rtol=0)
+        cfg = ModelConfig(width=32, latent=4, critic_width=16, flip_average=True)
+        model = build_lifting_model(generator, critic, cfg, load_config('default').loss).eval()
+        torch.testing.assert_close(model(x.reshape(5, -1), z)[0], mean)

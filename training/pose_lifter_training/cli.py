@@ -178,6 +178,9 @@ def _parser() -> argparse.ArgumentParser:
                     help='threshold = this percentile of the real validation realism (default: '
                     "the run's train.realism_percentile)")
     ex.add_argument('--fp32', action='store_true', help='TensorRT without FP16')
+    ex.add_argument('--flip-average', action='store_true',
+                    help='the graph answers the mean of the pose and the mirrored-back pose '
+                    'of the mirrored input (test-time flip; one batch of 2N persons)')
     add_convert_bvh_parser(sub)
     return p
 
@@ -361,7 +364,8 @@ def _export(args: argparse.Namespace) -> int:
                            reproj_tau=args.realism_reproj_tau, data_path=args.data,
                            calibration=calibration,
                            calibration_format=args.calibrate_format or 'h36m17',
-                           calibration_percentile=args.calibrate_percentile)
+                           calibration_percentile=args.calibrate_percentile,
+                           flip_average=True if args.flip_average else None)
     print(f'wrote {args.out} (content hash {contract.content_hash[:12]}, realism threshold '
           f'{contract.realism_threshold:.4f})')
     if args.tensorrt:

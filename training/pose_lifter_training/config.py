@@ -77,6 +77,8 @@ class ModelConfig:
     depth_only: bool = False    # the lifter predicts depths; seen joints lie on their input rays
     critic_views: int = 8       # realism = mean critic score over this many fixed rotations
     realism_reproj_tau: float = 0.005  # realism *= exp(-reprojection L1 / tau); 0 = critic only
+    flip_average: bool = False  # inference: mean of the pose and the unmirrored pose of the
+    #                             mirrored input (test-time flip; `export --flip-average`)
 
 
 @dataclass

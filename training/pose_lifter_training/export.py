@@ -109,9 +109,12 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = OPSET,
                 card: bool = True, reproj_tau: float | None = None,
                 data_path: str | None = None, calibration: DetectorNoise | None = None,
                 calibration_format: str = 'h36m17',
-                calibration_percentile: float | None = None) -> ModelContract:
+                calibration_percentile: float | None = None,
+                flip_average: bool | None = None) -> ModelContract:
     """Checkpoint -> ONNX file at ``out`` (and ``out`` with .md, the model card).
 
+    ``flip_average`` (None: the config's ``model.flip_average``) makes the graph answer the
+    mean of the pose and the mirrored-back pose of the mirrored input (test-time flip).
     ``reproj_tau`` overrides the config's ``model.realism_reproj_tau`` (realism multiplied by
     exp(-reprojection error / tau)). With ``reproj_tau`` or ``calibration`` the threshold is
     recalibrated on validation data, as ``calibration_format`` keypoints with that detector
@@ -123,6 +126,10 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = OPSET,
         contract.training['mean_pose_units'] = np.asarray(ckpt['mean_pose']).round(5).tolist()
     if reproj_tau is not None:
         cfg.model.realism_reproj_tau = float(reproj_tau)
+    if flip_average is not None:       # a choice of the export: the contract records it
+        cfg.model.flip_average = bool(flip_average)
+        contract.training = dict(contract.training or {})
+        contract.training['config'] = cfg.to_dict()
     model = build_lifting_model(generator, critic, cfg.model, cfg.loss).eval()
     if reproj_tau is not None or calibration is not None:
         recalibrate(model, cfg, contract, data_path, calibration, calibration_format,

@@ -41,6 +41,7 @@ from .config import DataConfig, config_from_dict
 from .data import load_splits
 from .export import detections_to_inputs, write_model
 from .geometry import bone_lengths
+from .models import lift_pose
 
 RESIDUAL_SCALE = 10.0    # residuals of normalised inputs are ~0.01: bring them near 1
 SWAPS = (('l_shoulder', 'l_elbow', 'l_wrist'), ('l_elbow', 'l_wrist'), ('l_wrist',),
@@ -119,9 +120,9 @@ class GatedLiftingModel(nn.Module):
         """pose3d (N, J-1, 3) and the lifter's realism (N,), None when the gate ignores it."""
         if 'realism' in self.feature_set:
             return self.base(keypoints, noise)
-        pose, _, _ = self.base.generator(keypoints.reshape(-1, H36M17.num_joints - 1, 2),
-                                         noise)
-        return pose, None
+        x = keypoints.reshape(-1, H36M17.num_joints - 1, 2)
+        return lift_pose(self.base.generator, x, noise,
+                         getattr(self.base, 'flip_average', False)), None
 
     def features(self, keypoints: torch.Tensor, pose: torch.Tensor,
                  realism: torch.Tensor | None) -> torch.Tensor:

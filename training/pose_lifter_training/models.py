@@ -157,6 +157,33 @@ def on_input_rays(pose: torch.Tensor, x: torch.Tensor,
     return torch.where(seen, on_ray, pose)
 
 
+def mirror_joints(points: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor:
+    """The non-root joints of a pose seen in a mirror: x negated, left and right swapped.
+
+    (N, J-1, D) in the (virtual) camera frame, D = 2 or 3 -> (N, J-1, D). Mirroring the image
+    about the root's vertical line mirrors the body about the plane through the optical axis,
+    so a lifter's answer to the mirrored input, mirrored back, is a second estimate of the same
+    pose."""
+    keep = list(skeleton.non_root)
+    perm = [keep.index(int(skeleton.flip_permutation[j])) for j in keep]
+    sign = torch.ones(points.shape[-1], dtype=points.dtype)
+    sign[0] = -1.0
+    return points[:, perm] * sign
+
+
+def lift_pose(generator: nn.Module, x: torch.Tensor, noise: torch.Tensor,
+              flip_average: bool = False, skeleton: Skeleton = H36M17) -> torch.Tensor:
+    """The generator's pose (N, J-1, 3) of ``x`` (N, J-1, 2); with ``flip_average`` the mean
+    of it and the mirrored-back pose of the mirrored input (one batch of 2N through the
+    network: at small N the same weight reads as one)."""
+    if not flip_average:
+        return generator(x, noise)[0]
+    pose, _, _ = generator(torch.cat([x, mirror_joints(x, skeleton)]),
+                           torch.cat([noise, noise]))
+    pose = pose.reshape(2, -1, skeleton.num_joints - 1, 3)
+    return 0.5 * (pose[0] + mirror_joints(pose[1], skeleton))
+
+
 class LiftingModel(nn.Module):
     """The exported graph: keypoints (N, 2*(J-1)), noise (N, latent) -> pose3d (N, J-1, 3),
     realism (N,) = mean critic score (critic in eval mode) over the fixed novel views."""
@@ -164,9 +191,10 @@ class LiftingModel(nn.Module):
     def __init__(self, generator: Generator, critic: Critic, views_deg: list[float],
                  renorm: bool, reproj_tau: float = 0.0,
                  spec: NormalisationSpec = NormalisationSpec(), skeleton: Skeleton = H36M17,
-                 view_axis: str = 'camera_y'):
+                 view_axis: str = 'camera_y', flip_average: bool = False):
         super().__init__()
         self.generator, self.critic = generator, critic
+        self.flip_average = flip_average
         self.register_buffer('views', torch.tensor([math.radians(a) for a in views_deg]))
         self.renorm, self.reproj_tau, self.spec, self.skeleton = renorm, reproj_tau, spec, skeleton
         self.view_axis = view_axis
@@ -182,7 +210,7 @@ class LiftingModel(nn.Module):
     def forward(self, keypoints: torch.Tensor, noise: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         x = keypoints.reshape(-1, self.skeleton.num_joints - 1, 2)
-        pose, _, _ = self.generator(x, noise)
+        pose = lift_pose(self.generator, x, noise, self.flip_average, self.skeleton)
         realism = self.realism(pose)
         if self.reproj_tau > 0:
             realism = realism * torch.exp(-reprojection_error(pose, x, self.spec) /
@@ -210,4 +238,4 @@ def build_lifting_model(generator: Generator, critic: Critic, cfg: ModelConfig,
     """The export/inference graph with the config's critic views and view normalisation."""
     return LiftingModel(generator, critic, critic_angles_deg(cfg.critic_views),
                         loss.renormalise_views, cfg.realism_reproj_tau,
-                        view_axis=loss.view_axis)
+                        view_axis=loss.view_axis, flip_average=cfg.flip_average)
