@@ -13,7 +13,7 @@ from pose_lifter_training.adapt import lifting_model
 from pose_lifter_training.checkpoint import load_checkpoint, restore, save_checkpoint
 from pose_lifter_training.cli import main
 from pose_lifter_training.data import build_eval_set, load_splits
-from pose_lifter_training.distill import Teacher, occlusion_mask, paired_rows
+from pose_lifter_training.distill import Teacher, epoch_targets, occlusion_mask, paired_rows
 from pose_lifter_training.train import fit
 
 
@@ -153,3 +153,29 @@ def test_distill_from_an_exported_model(tmp_path, members, pose_file):
     assert (tmp_path / 'st' / 'best.pt').is_file()
     assert main(['export', '--checkpoint', str(tmp_path / 'st' / 'best.pt'), '--out',
                  str(tmp_path / 'st.onnx')]) == 0
+
+
+def test_an_anchored_teacher_answer_keeps_its_depths_on_its_input_rays(pose_file):
+    """--anchor-teacher: the target reprojects exactly onto the teacher's (here also the
+    student's) input and keeps the teacher's depths; without it, the teacher's x/y stay."""
+    from dataclasses import replace
+
+    from pose_lifter.core.normalization import NormalisationSpec
+    from pose_lifter_training.data import TrainData
+    cfg = tiny_config(pose_file)
+    exact = replace(cfg.data, noise_prob=0.0, coco_prob=0.0, missing_prob=0.0, flip_prob=0.0)
+    data = TrainData(load_splits(cfg.data).train, exact)
+
+    def teacher(x: torch.Tensor) -> torch.Tensor:       # a wrong answer: x/y off, depths known
+        x2 = x.reshape(len(x), -1, 2)
+        return torch.cat([x2 * 7.0 + 0.05, x2[..., :1] * 3.0], dim=-1)
+    depth = NormalisationSpec().depth
+    for anchor in (False, True):
+        student, target = epoch_targets(teacher, data, np.random.default_rng(0), exact, 0.0,
+                                        anchor_teacher=anchor)
+        x = student.reshape(len(student), -1, 2)
+        answer = teacher(student)
+        torch.testing.assert_close(target[..., 2], answer[..., 2], atol=1e-5, rtol=1e-5)
+        reprojected = target[..., :2] / (target[..., 2:] + depth)
+        err = (reprojected - x).abs().max().item()
+        assert (err < 1e-5) if anchor else (err > 1e-3)

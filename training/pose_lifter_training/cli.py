@@ -125,6 +125,10 @@ def _parser() -> argparse.ArgumentParser:
                     'the training poses), crit_2d, plaus_2d, ...')
     di.add_argument('--teacher-views', type=int, default=1,
                     help="the teacher's answer is the mean over this many views of each pose")
+    di.add_argument('--anchor-teacher', action='store_true',
+                    help="put the teacher's answer on the rays of its own input before carrying "
+                    'it into the student\'s view (its depths kept, as the runtime places '
+                    'every answer)')
     ga = sub.add_parser('gate', help="train a learned realism gate over a model's frozen "
                         'lifter (real vs corrupted detections) and export the gated model')
     ga.add_argument('--model', required=True, help='exported .onnx (with its training config) '
@@ -292,7 +296,8 @@ def _distill(args: argparse.Namespace) -> int:
                    occlusion=args.occlusion, student_envelope=_student_envelope(args),
                    teacher_views=args.teacher_views, data_2d=args.data_2d,
                    select=args.select,
-                   data_2d_topics=(args.keypoints_topic, args.camera_info_topic))
+                   data_2d_topics=(args.keypoints_topic, args.camera_info_topic),
+                   anchor_teacher=args.anchor_teacher)
     chosen = '' if 'target_prior_3d' not in best else \
         f', prior_3d on the 2D {best["target_prior_3d"]:.5f}'
     print(f'{args.out}/best.pt: epoch {best["epoch"]} (by {args.select}), validation N-MPJPE '

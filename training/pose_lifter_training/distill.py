@@ -51,7 +51,7 @@ from .data import (
     missing_mask,
 )
 from .evaluate import validate
-from .models import build_lifting_model
+from .models import build_lifting_model, on_input_rays
 from .selection import METRICS_2D, PosePrior, criterion_2d
 from .sources2d import load_2d
 from .train import data_info
@@ -209,17 +209,24 @@ def student_init(path: str | Path) -> tuple[dict, Config, torch.nn.Module, torch
 
 def epoch_targets(teacher: Teacher, data: TrainData, rng: np.random.Generator,
                   noisy: DataConfig, occlusion: float, student_envelope: Envelope | None = None,
-                  teacher_views: int = 1, teacher_envelope: Envelope | None = None
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
+                  teacher_views: int = 1, teacher_envelope: Envelope | None = None,
+                  anchor_teacher: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Student inputs (N, 2(J-1)) and the teacher's poses for them (N, J-1, 3), in the
-    student's frame and units: the mean over ``teacher_views`` views of each pose."""
+    student's frame and units: the mean over ``teacher_views`` views of each pose. With
+    ``anchor_teacher`` the teacher's answer is first put on the rays of its own input (its
+    depths kept, as the runtime places every answer: ``on_input_rays``), so what its exact 2D
+    says about the pose reaches the student's view -- a side view's stride becomes a frontal
+    student's depth -- and only its depths are the teacher's guess."""
     clean, student, carry = paired_rows(data, rng, noisy, occlusion, student=student_envelope,
                                         teacher_views=teacher_views,
                                         teacher=teacher_envelope)
     target = np.zeros(student.shape[:-1] + (3,), np.float32)
     for view, c in zip(clean, carry):
         x = torch.from_numpy(view).reshape(len(view), -1)
-        pose = torch.cat([teacher(x[s:s + 8192]) for s in range(0, len(x), 8192)]).numpy()
+        pose = torch.cat([teacher(x[s:s + 8192]) for s in range(0, len(x), 8192)])
+        if anchor_teacher:
+            pose = on_input_rays(pose, torch.from_numpy(view))
+        pose = pose.numpy()
         target += (pose @ c[:, :9].reshape(-1, 3, 3)) * c[:, 9:, None] / len(clean)
     return (torch.from_numpy(student).reshape(len(student), -1), torch.from_numpy(target))
 
@@ -230,7 +237,8 @@ def distill(init: str, members: list[str], out: str | Path, epochs: int = 10,
             occlusion: float = 0.0, student_envelope: Envelope | None = None,
             teacher_views: int = 1, data_2d: str | None = None,
             select: str = 'n_mpjpe',
-            data_2d_topics: tuple[str | None, str | None] = (None, None)) -> dict[str, Any]:
+            data_2d_topics: tuple[str | None, str | None] = (None, None),
+            anchor_teacher: bool = False) -> dict[str, Any]:
     """Train the student; writes ``out``/best.pt (the epoch with the lowest ``select``),
     last.pt and history.json. Returns that epoch's metrics.
 
@@ -239,7 +247,8 @@ def distill(init: str, members: list[str], out: str | Path, epochs: int = 10,
     answer noisy detections as the ensemble answers clean ones); ``occlusion``: share with legs
     or one side's limbs missing (``occlusion_mask``); ``student_envelope``: the student's
     cameras of their own (None: the teacher's camera), ``teacher_views``: the teacher's answer
-    is its mean over that many views (``paired_rows``). ``data_2d``: unlabelled 2D of the
+    is its mean over that many views (``paired_rows``); ``anchor_teacher``: the teacher's
+    answer put on its input's rays first (``epoch_targets``). ``data_2d``: unlabelled 2D of the
     cameras the student is meant for (``sources2d.load_2d``; not trained on): its 2D-only
     criteria (``selection``, ``prior_3d`` against the training poses) are logged every epoch
     and ``select`` may be one of them instead of the validation N-MPJPE; ``data_2d_topics``:
@@ -281,7 +290,8 @@ def distill(init: str, members: list[str], out: str | Path, epochs: int = 10,
     for epoch in range(1, epochs + 1):
         t0 = time.time()
         inputs, targets = epoch_targets(teacher, data, rng, noisy, occlusion,
-                                        student_envelope, teacher_views, teacher_env)
+                                        student_envelope, teacher_views, teacher_env,
+                                        anchor_teacher)
         order = torch.randperm(len(inputs))
         generator.train()
         total, steps = 0.0, 0
@@ -316,7 +326,8 @@ def distill(init: str, members: list[str], out: str | Path, epochs: int = 10,
             'val_metrics': metrics, 'distilled_from': [str(m) for m in members],
             'distill': {'init': str(init), 'noise_prob': noise_prob, 'coco_prob': coco_prob,
                         'occlusion': occlusion, 'epochs': epochs, 'lr': lr, 'seed': seed,
-                        'teacher_views': teacher_views, 'teacher_envelope': asdict(teacher_env),
+                        'teacher_views': teacher_views, 'anchor_teacher': anchor_teacher,
+                        'teacher_envelope': asdict(teacher_env),
                         'student_envelope': None if student_envelope is None else
                         asdict(student_envelope)}})
         state = {**{k: v for k, v in ckpt.items() if k not in ('opt_g', 'opt_c')},
