@@ -127,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="the teacher's answer is the mean over this many views of each pose")
     di.add_argument('--anchor-teacher', action='store_true',
                     help="put the teacher's answer on the rays of its own input before carrying "
-                    'it into the student\'s view (its depths kept, as the runtime places '
+                    "it into the student's view (its depths kept, as the runtime places "
                     'every answer)')
     ga = sub.add_parser('gate', help="train a learned realism gate over a model's frozen "
                         'lifter (real vs corrupted detections) and export the gated model')
