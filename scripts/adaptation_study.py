@@ -159,7 +159,7 @@ def distill_bands(seed: int, args, source: Path, bag: Path, held: Path) -> dict:
             distill(str(source), [str(args.teacher)], out, epochs=args.epochs, seed=seed,
                     threads=1, noise_prob=0.5, coco_prob=0.5, occlusion=0.4,
                     student_envelope=Envelope(teacher.distance, (lo, hi), teacher.focal),
-                    data_2d=str(bag), select='prior_3d')
+                    data_2d=str(bag), select='prior_3d', anchor_teacher=args.anchor_teacher)
         history = json.loads((out / 'history.json').read_text())
         best = min(history, key=lambda m: m['target_prior_3d'])
         bands[f'{lo:g}-{hi:g}'] = {'prior_3d': best['target_prior_3d'], 'epoch': best['epoch'],
@@ -203,6 +203,8 @@ def main() -> int:
                    'candidate camera heights, chosen by prior_3d on the 2D')
     p.add_argument('--teacher', type=Path, default=ROOT / 'models' / 'ensemble.onnx',
                    help='distill: the teacher')
+    p.add_argument('--anchor-teacher', action='store_true',
+                   help="distill: the teacher's answer on its input's rays (the shipped recipe)")
     p.add_argument('--heights', type=float, nargs='+',
                    default=[0.5, 2.5, 2.5, 3.5, 3.5, 4.5, 4.5, 5.5],
                    help='distill: candidate camera height bands LO HI LO HI ... (m)')
