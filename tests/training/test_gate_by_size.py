@@ -1,11 +1,9 @@
 """scripts/gate_by_size.py: the gate's ROC-AUC per person size is the eval's, split."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 from model_factory import build_tiny_model
+from script_module import load_script
 
 from pose_lifter.core.backends import create_backend
 from pose_lifter.core.detector_noise import DetectorNoise
@@ -13,14 +11,9 @@ from pose_lifter.core.evaluation import evaluate_pose_set
 from pose_lifter.core.pipeline import Lifter
 from pose_lifter.core.poses import load_pose_file
 
-SCRIPT = Path(__file__).resolve().parents[2] / 'scripts' / 'gate_by_size.py'
-
 
 def _script():
-    spec = importlib.util.spec_from_file_location('gate_by_size', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('gate_by_size')
 
 
 def test_overall_aucs_are_the_evals_and_the_bands_cover_every_displaced_person(tmp_path,

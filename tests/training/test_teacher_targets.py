@@ -1,13 +1,12 @@
 """scripts/teacher_targets.py: a teacher's distillation targets scored against the 3D."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
+from script_module import load_script
 
 from pose_lifter.core.cameras import to_camera
 from pose_lifter.core.normalization import normalise_camera_points
@@ -15,14 +14,9 @@ from pose_lifter.core.poses import load_pose_file
 from pose_lifter_training.config import DataConfig
 from pose_lifter_training.distill import Envelope
 
-SCRIPT = Path(__file__).resolve().parents[2] / 'scripts' / 'teacher_targets.py'
-
 
 def _script():
-    spec = importlib.util.spec_from_file_location('teacher_targets', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('teacher_targets')
 
 
 def test_a_teacher_that_answers_the_truth_scores_zero_from_every_view(pose_file):
