@@ -48,6 +48,33 @@ def test_rotation_to_optical_axis_centres_the_ray():
     np.testing.assert_allclose(np.linalg.det(R), 1.0)
 
 
+def test_rotation_to_image_point_is_the_general_rotation_of_its_ray():
+    """The per-frame form (rays (x, y, 1)) equals the general one, also far off-axis."""
+    xy = np.array([[0.0, 0.0], [0.3, -0.2], [-2.0, 0.5], [40.0, -25.0], [1e-9, 3.0]])
+    rays = np.concatenate([xy, np.ones((len(xy), 1))], axis=1)
+    np.testing.assert_allclose(camera.rotation_to_image_point(xy),
+                               camera.rotation_to_optical_axis(rays), atol=1e-15)
+
+
+def test_finite_points_is_every_coordinate_finite():
+    pts = np.zeros((3, 4, 2))
+    pts[0, 1, 0], pts[1, 2, 1], pts[2, 3] = np.nan, np.inf, -np.inf
+    np.testing.assert_array_equal(camera.finite_points(pts), np.isfinite(pts).all(axis=-1))
+    pts3 = np.ones((2, 3))
+    pts3[1, 2] = np.nan
+    np.testing.assert_array_equal(camera.finite_points(pts3), [True, False])
+
+
+def test_bone_lengths_follow_the_parent_table():
+    pts = np.random.default_rng(0).normal(size=(5, H36M17.num_joints, 3))
+    naive = np.stack([np.linalg.norm(pts[:, c] - pts[:, p], axis=-1)
+                      for c, p in enumerate(H36M17.parents) if p >= 0], axis=-1)
+    np.testing.assert_allclose(skeleton.bone_lengths(pts), naive, atol=1e-15)
+    odd = skeleton.Skeleton('odd', ('a', 'root', 'b'), (1, -1, 1))    # children 0 and 2
+    line = np.array([[[0.0, 0.0], [1.0, 0.0], [1.0, 3.0]]])
+    np.testing.assert_allclose(skeleton.bone_lengths(line, odd), [[1.0, 3.0]])
+
+
 def test_normalisation_is_invariant_to_image_position_and_distance():
     """The same pose seen centred or at the edge, near or far, normalises alike."""
     cam3d, _, _ = walking_poses(1)

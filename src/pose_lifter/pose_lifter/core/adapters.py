@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .camera import finite_points
 from .errors import PoseLifterInputError, clip
 from .skeleton import H36M17
 
@@ -65,7 +66,7 @@ def clean(keypoints: np.ndarray, confidence: np.ndarray | None) -> tuple[np.ndar
     non-positive confidences are missing.
     """
     kp = np.array(keypoints, dtype=np.float64)
-    finite = np.isfinite(kp).all(axis=-1)
+    finite = finite_points(kp)
     if confidence is None:          # every finite joint present, confidence 1
         kp[~finite] = np.nan
         return kp, finite.astype(np.float64)
@@ -153,5 +154,5 @@ def to_h36m17(keypoints: np.ndarray, confidence: np.ndarray | None,
     out[:, h('head')], out_conf[:, h('head')] = _head_from_face(kp, conf, names, thorax,
                                                                 thorax_conf)
     out[out_conf <= 0] = np.nan
-    out_conf[~np.isfinite(out).all(axis=-1)] = 0.0
+    out_conf[~finite_points(out)] = 0.0
     return out, out_conf

@@ -8,8 +8,6 @@ import numpy as np
 
 from .errors import PoseLifterInputError
 
-_FOCAL = np.array([0, 1])      # K[_FOCAL, _FOCAL] = (fx, fy)
-
 
 class InvalidIntrinsics(PoseLifterInputError):
     """Raised for an intrinsics matrix that cannot describe a pinhole camera."""
@@ -23,7 +21,7 @@ def validate_intrinsics(K: np.ndarray) -> np.ndarray:
     K = np.asarray(K, dtype=np.float64)
     if K.shape[-2:] != (3, 3) or K.ndim not in (2, 3):
         raise InvalidIntrinsics(f'K must have shape (3, 3) or (N, 3, 3), got {K.shape}')
-    if np.isfinite(K).all() and (K[..., _FOCAL, _FOCAL] > 0).all():     # the usual case
+    if np.isfinite(K).all() and (K[..., 0, 0] > 0).all() and (K[..., 1, 1] > 0).all():
         return K
     if not np.isfinite(K).all():
         raise InvalidIntrinsics('K has non-finite entries')
@@ -76,6 +74,37 @@ def rotation_to_optical_axis(ray: np.ndarray) -> np.ndarray:
     return np.stack([1.0 - x * xf, -x * yf, -x,
                      -x * yf, 1.0 - y * yf, -y,
                      x, y, c], axis=-1).reshape(r.shape[:-1] + (3, 3))
+
+
+def finite_points(points: np.ndarray) -> np.ndarray:
+    """(..., D) -> (...) bool: every coordinate finite (``np.isfinite(p).all(-1)`` without the
+    slow boolean reduction; it runs on every frame)."""
+    out = np.isfinite(points[..., 0])
+    for d in range(1, points.shape[-1]):
+        out &= np.isfinite(points[..., d])
+    return out
+
+
+_EYE2 = np.eye(2)
+_EYE2.flags.writeable = False
+
+
+def rotation_to_image_point(xy: np.ndarray) -> np.ndarray:
+    """``rotation_to_optical_axis`` of the rays (x, y, 1) through normalised image points.
+
+    xy: (N, 2) -> R (N, 3, 3). Such a ray never points backwards, so this needs no check and
+    fewer steps than the general form (it runs on every frame): with (x, y, c) the unit ray
+    and f = (x, y) / (1 + c), R = [[I - (x, y)^T f, -(x, y)^T], [(x, y), c]].
+    """
+    xy = np.asarray(xy, dtype=np.float64)
+    c = 1.0 / np.sqrt(1.0 + (xy * xy).sum(axis=-1))                   # (N,)
+    v = xy * c[..., None]                                              # (N, 2)
+    R = np.empty(xy.shape[:-1] + (3, 3))
+    R[..., :2, :2] = _EYE2 - v[..., :, None] * (v / (1.0 + c)[..., None])[..., None, :]
+    R[..., :2, 2] = -v
+    R[..., 2, :2] = v
+    R[..., 2, 2] = c
+    return R
 
 
 def rotate_image_points(points: np.ndarray, R: np.ndarray) -> np.ndarray:

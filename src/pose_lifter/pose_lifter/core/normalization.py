@@ -3,7 +3,7 @@
 Steps for one person (one preprocessing, shipped with the model; docs/model-contract.md):
 
 1. Pixels -> normalised image coordinates with the intrinsics (done by the caller).
-2. Turn a virtual camera to look straight at the root joint (``rotation_to_optical_axis``), so
+2. Turn a virtual camera to look straight at the root joint (``rotation_to_image_point``), so
    a person at the image edge is seen as if centred: the lifter never has to learn the
    off-centre perspective of wide-angle cameras.
 3. Root-centre and divide by ``depth`` times the 2D length of the scale chain (head, thorax,
@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .camera import rotate_image_points, rotation_to_optical_axis
+from .camera import rotate_image_points, rotation_to_image_point
 from .skeleton import H36M17, Skeleton
 
 METHOD = 'virtual_camera_chain'
@@ -69,15 +69,12 @@ def normalise(points: np.ndarray, spec: NormalisationSpec = NormalisationSpec(),
     points: (N, J, 2) normalised image coordinates (x/z, y/z) with NaN for missing joints.
     """
     points = np.asarray(points, dtype=np.float64)
-    n = points.shape[0]
-    root, chain, needs, keep = _indices(spec.root, spec.chain, skeleton)
-    needed = np.isfinite(points[:, needs]).all(axis=(-1, -2))
-    ray = np.ones((n, 3))
-    ray[:, :2] = np.where(needed[:, None], points[:, root], 0.0)
-    rotation = rotation_to_optical_axis(ray)
+    root, top, bottom, needs, keep = _indices(spec.root, spec.chain, skeleton)
+    needed = np.isfinite(points.take(needs, axis=1)).all(axis=(-1, -2))
+    rotation = rotation_to_image_point(np.where(needed[:, None], points[:, root], 0.0))
     virtual = rotate_image_points(points, rotation)
-    virtual = virtual - virtual[:, root:root + 1]
-    seg = virtual[:, chain[:-1]] - virtual[:, chain[1:]]
+    virtual -= virtual[:, root:root + 1]
+    seg = virtual.take(top, axis=1) - virtual.take(bottom, axis=1)
     scale = spec.depth * np.sqrt((seg * seg).sum(axis=-1)).sum(axis=-1)
     ok = needed & np.isfinite(scale) & (scale > 1e-9)
     inputs = virtual[:, keep] / np.where(ok, scale, 1.0)[:, None, None]
@@ -88,12 +85,14 @@ def normalise(points: np.ndarray, spec: NormalisationSpec = NormalisationSpec(),
 
 @lru_cache(maxsize=16)
 def _indices(root_name: str, chain_names: tuple[str, ...], skeleton: Skeleton
-             ) -> tuple[int, list[int], list[int], list[int]]:
-    """root, scale chain, the joints normalisation needs, and the non-root joints."""
+             ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, slice | np.ndarray]:
+    """root, the scale chain's segment ends (upper, lower), the joints normalisation needs,
+    and the non-root joints (a slice when the root is the first joint: cheaper per frame)."""
     root = skeleton.index(root_name)
-    chain = [skeleton.index(j) for j in chain_names]
-    keep = [j for j in range(skeleton.num_joints) if j != root]
-    return root, chain, chain + [root], keep
+    chain = np.array([skeleton.index(j) for j in chain_names])
+    keep = slice(1, None) if root == 0 else \
+        np.array([j for j in range(skeleton.num_joints) if j != root])
+    return root, chain[:-1], chain[1:], np.append(chain, root), keep
 
 
 def normalise_camera_points(points3d: np.ndarray, spec: NormalisationSpec = NormalisationSpec(),

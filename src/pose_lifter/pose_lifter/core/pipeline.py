@@ -11,7 +11,7 @@ import numpy as np
 
 from .adapters import num_joints, to_h36m17
 from .backends.base import Backend
-from .camera import pixels_to_normalized, validate_intrinsics
+from .camera import finite_points, pixels_to_normalized, validate_intrinsics
 from .contract import ContractError
 from .envelope import (
     STATUS_OUT_OF_RANGE,
@@ -53,9 +53,20 @@ class LiftResult:
         return len(self.status)
 
 
+def _nan(shape: tuple[int, ...]) -> np.ndarray:
+    """A float64 array of NaN (``np.full`` costs ten times more at the sizes of a frame)."""
+    out = np.empty(shape)
+    out.fill(np.nan)
+    return out
+
+
+_NON_ROOT = slice(1, None) if H36M17.root == 0 else H36M17.non_root
+
+
 def _empty(n: int) -> LiftResult:
-    return LiftResult(np.full((n, H36M17.num_joints, 3), np.nan), np.full(n, np.nan),
-                      np.zeros(n, bool), np.full(n, STATUS_TOO_FEW, dtype=object),
+    status = np.empty(n, dtype=object)
+    status.fill(STATUS_TOO_FEW)
+    return LiftResult(_nan((n, H36M17.num_joints, 3)), _nan((n,)), np.zeros(n, bool), status,
                       np.zeros(n, int))
 
 
@@ -142,13 +153,13 @@ class Lifter:
         if self.calibration is not None:
             cal, inferred, root = self.calibration, result.inferred[sel], joints[:, 0]
             bins = cal.bin_of(inferred[:, 1:].sum(axis=1))
-            result.uncertainty = np.full((n, H36M17.num_joints), np.nan)
+            result.uncertainty = _nan((n, H36M17.num_joints))
             result.uncertainty[sel] = joint_radii(cal, inferred,
                                                   np.sqrt((root * root).sum(axis=-1)), bins)
-            result.root_covariance = np.full((n, 3, 3), np.nan)
+            result.root_covariance = _nan((n, 3, 3))
             result.root_covariance[sel] = root_covariance(cal, root, inferred, bins)
         elif self.uncertainty_samples > 0:
-            result.uncertainty = np.full((n, H36M17.num_joints), np.nan)
+            result.uncertainty = _nan((n, H36M17.num_joints))
             result.uncertainty[idx] = self._spread(x, norm, idx)
         if self.envelope is not None:
             self._enforce_range(result, idx)
@@ -161,7 +172,7 @@ class Lifter:
         if pts.shape != kp.shape:
             raise InputContractError(f'image_points must have the shape of keypoints '
                                      f'{kp.shape}, got {pts.shape}')
-        present = np.isfinite(kp).all(-1) & np.isfinite(pts).all(-1)
+        present = finite_points(kp) & finite_points(pts)
         if confidence is not None:
             present &= np.asarray(confidence, dtype=np.float64) > 0
         return outside_image(pts, present, size, self.envelope.image_margin)
@@ -181,7 +192,7 @@ class Lifter:
         """(M, 16, 3) body units of the persons ``idx`` of ``norm`` -> (M, 17, 3) metres in
         the camera frame."""
         full = np.zeros((len(pose), H36M17.num_joints, 3))
-        full[:, H36M17.non_root] = pose
+        full[:, _NON_ROOT] = pose
         return place(full, norm.virtual[idx], norm.rotation[idx], norm.scale[idx],
                      self.contract.normalisation.depth, self.contract.bone_sum_m,
                      anchor=self.anchor_to_rays)

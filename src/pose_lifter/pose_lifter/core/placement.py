@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .camera import finite_points
 from .skeleton import H36M17, Skeleton, bone_lengths
 
 
@@ -39,7 +40,7 @@ def root_depth(pose_m: np.ndarray, seen_2d: np.ndarray, fallback: np.ndarray) ->
 
 def seen_points(virtual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N, J, 2) 2D with NaN where missing -> (N, J) bool seen, (N, J, 2) with 0 where not."""
-    seen = np.isfinite(virtual).all(axis=-1)
+    seen = finite_points(virtual)
     return seen, np.where(seen[..., None], virtual, 0.0)
 
 

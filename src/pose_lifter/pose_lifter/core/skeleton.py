@@ -52,6 +52,15 @@ class Skeleton:
         """(J-1, 2) int pairs (parent, child) (read-only)."""
         return _frozen([(p, c) for c, p in enumerate(self.parents) if p >= 0])
 
+    @cached_property
+    def bone_ends(self) -> tuple[np.ndarray, np.ndarray | slice]:
+        """Parents (J-1,) and children of ``bones`` as indices for ``bone_lengths``: the
+        children as a slice where they are consecutive (cheaper than an index array)."""
+        parents, children = self.bones[:, 0], self.bones[:, 1]
+        if (np.diff(children) == 1).all():
+            children = slice(int(children[0]), int(children[-1]) + 1)
+        return parents, children
+
     def index(self, name: str) -> int:
         return self.joint_names.index(name)
 
@@ -100,8 +109,8 @@ def chain_length(points: np.ndarray, skeleton: Skeleton = H36M17) -> np.ndarray:
 
 def bone_lengths(points: np.ndarray, skeleton: Skeleton = H36M17) -> np.ndarray:
     """(..., J, D) -> (..., J-1) lengths of the skeleton's bones (order of ``skeleton.bones``)."""
-    b = skeleton.bones
-    d = points[..., b[:, 1], :] - points[..., b[:, 0], :]
+    parents, children = skeleton.bone_ends
+    d = points[..., children, :] - points[..., parents, :]
     return np.sqrt((d * d).sum(axis=-1))
 
 

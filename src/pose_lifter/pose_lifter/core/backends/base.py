@@ -84,6 +84,3 @@ class Backend(ABC):
 
     def describe(self) -> str:
         return f'{self.name} ({self.device}, {self.precision})'
-
-    def _zeros_noise(self, n: int) -> np.ndarray:
-        return np.zeros((n, self.contract.latent_dim), dtype=np.float32)
