@@ -15,7 +15,6 @@ inferred, and the root's relative depth/lateral error go into ``uncertainty_cali
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ import onnx
 from pose_lifter.core.backends import create_backend
 from pose_lifter.core.backends.base import Backend
 from pose_lifter.core.cameras import eval_views
-from pose_lifter.core.contract import METADATA_KEY, ModelContract
+from pose_lifter.core.contract import ModelContract
 from pose_lifter.core.detector_noise import DetectorNoise, synthesise_detections
 from pose_lifter.core.evaluation import OCCLUSIONS, occlude_inputs
 from pose_lifter.core.pipeline import Lifter
@@ -32,7 +31,7 @@ from pose_lifter.core.poses import PoseFileError, PoseSet
 from pose_lifter.core.uncertainty import NOMINAL, UncertaintyCalibration, calibrate
 
 from .checkpoint import ordinal, realism_rule
-from .export import detector_inputs
+from .export import detector_inputs, save_model
 from .sources import load_poses
 
 
@@ -117,13 +116,4 @@ def calibrate_on_2d(model_path: str | Path, source: str | Path, percentile: floa
 def write_contract(model_path: str | Path, contract: ModelContract,
                    out: str | Path | None = None) -> None:
     """Rewrite the contract in the model's metadata (graph unchanged) at ``out`` or in place."""
-    proto = onnx.load(str(model_path))
-    props = [(p.key, p.value) for p in proto.metadata_props if p.key != METADATA_KEY]
-    del proto.metadata_props[:]
-    for key, value in props + [(METADATA_KEY, contract.to_json())]:
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    target = Path(out or model_path)
-    tmp = target.with_suffix(target.suffix + '.tmp')
-    tmp.write_bytes(proto.SerializeToString())
-    os.replace(tmp, target)
+    save_model(onnx.load(str(model_path)), contract, out or model_path, rehash=False)

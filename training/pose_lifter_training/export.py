@@ -163,13 +163,15 @@ def write_model(model: torch.nn.Module, contract: ModelContract, out: str | Path
         carry_weights(proto, carry)
     proto.producer_name = 'pose_lifter_training'
     proto.doc_string = 'pose_lifter 2D->3D lifter with realism critic; see metadata pose_lifter'
-    _save(proto, contract, out)
+    save_model(proto, contract, out)
 
 
-def _save(proto: onnx.ModelProto, contract: ModelContract, out: str | Path) -> None:
-    """Write ``proto`` with ``contract`` (its content hash filled in) as its metadata,
-    atomically."""
-    contract.content_hash = content_hash(proto)
+def save_model(proto: onnx.ModelProto, contract: ModelContract, out: str | Path,
+               rehash: bool = True) -> None:
+    """Write ``proto`` with ``contract`` as its metadata (replacing any), atomically; with
+    ``rehash`` the contract's content hash is recomputed first (the graph changed)."""
+    if rehash:
+        contract.content_hash = content_hash(proto)
     keep = [(p.key, p.value) for p in proto.metadata_props if p.key != METADATA_KEY]
     del proto.metadata_props[:]
     for key, value in keep + [(METADATA_KEY, contract.to_json())]:
@@ -194,7 +196,7 @@ def optimize_model(path: str | Path, out: str | Path | None = None) -> int:
     proto = onnx.load(str(path))
     count = fast_mish(proto)
     if count or (out is not None and Path(out) != Path(path)):
-        _save(proto, contract, path if out is None else out)
+        save_model(proto, contract, path if out is None else out)
     return count
 
 
