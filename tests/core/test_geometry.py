@@ -73,6 +73,8 @@ def test_bone_lengths_follow_the_parent_table():
     odd = skeleton.Skeleton('odd', ('a', 'root', 'b'), (1, -1, 1))    # children 0 and 2
     line = np.array([[[0.0, 0.0], [1.0, 0.0], [1.0, 3.0]]])
     np.testing.assert_allclose(skeleton.bone_lengths(line, odd), [[1.0, 3.0]])
+    for sk in (H36M17, odd):       # the cheap index selects the non-root joints
+        np.testing.assert_array_equal(np.arange(sk.num_joints)[sk.non_root_index], sk.non_root)
 
 
 def test_normalisation_is_invariant_to_image_position_and_distance():

@@ -87,10 +87,10 @@ def normalise(points: np.ndarray, spec: NormalisationSpec = NormalisationSpec(),
 def _indices(root_name: str, chain_names: tuple[str, ...], skeleton: Skeleton
              ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, slice | np.ndarray]:
     """root, the scale chain's segment ends (upper, lower), the joints normalisation needs,
-    and the non-root joints (a slice when the root is the first joint: cheaper per frame)."""
+    and the other joints (``Skeleton.non_root_index`` when the root is the skeleton's)."""
     root = skeleton.index(root_name)
     chain = np.array([skeleton.index(j) for j in chain_names])
-    keep = slice(1, None) if root == 0 else \
+    keep = skeleton.non_root_index if root == skeleton.root else \
         np.array([j for j in range(skeleton.num_joints) if j != root])
     return root, chain[:-1], chain[1:], np.append(chain, root), keep
 

@@ -60,9 +60,6 @@ def _nan(shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-_NON_ROOT = slice(1, None) if H36M17.root == 0 else H36M17.non_root
-
-
 def _empty(n: int) -> LiftResult:
     status = np.empty(n, dtype=object)
     status.fill(STATUS_TOO_FEW)
@@ -192,7 +189,7 @@ class Lifter:
         """(M, 16, 3) body units of the persons ``idx`` of ``norm`` -> (M, 17, 3) metres in
         the camera frame."""
         full = np.zeros((len(pose), H36M17.num_joints, 3))
-        full[:, _NON_ROOT] = pose
+        full[:, H36M17.non_root_index] = pose
         return place(full, norm.virtual[idx], norm.rotation[idx], norm.scale[idx],
                      self.contract.normalisation.depth, self.contract.bone_sum_m,
                      anchor=self.anchor_to_rays)

@@ -48,6 +48,12 @@ class Skeleton:
         return _frozen([j for j in range(self.num_joints) if j != self.root])
 
     @cached_property
+    def non_root_index(self) -> slice | np.ndarray:
+        """``non_root`` as an index: a slice where the root is the first joint (a view, and
+        cheaper per frame than an index array)."""
+        return slice(1, None) if self.root == 0 else self.non_root
+
+    @cached_property
     def bones(self) -> np.ndarray:
         """(J-1, 2) int pairs (parent, child) (read-only)."""
         return _frozen([(p, c) for c, p in enumerate(self.parents) if p >= 0])
