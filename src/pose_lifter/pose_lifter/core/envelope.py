@@ -13,11 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputContractError
-from .skeleton import H36M17
+from .skeleton import H36M17, bone_lengths
 
 STATUS_OUTSIDE_IMAGE = 'outside_image'
 STATUS_OUT_OF_RANGE = 'out_of_range'
-_PARENT, _CHILD = H36M17.bones[:, 0], H36M17.bones[:, 1]
 
 
 @dataclass(frozen=True)
@@ -89,8 +88,7 @@ def out_of_range(joints: np.ndarray, bone_sum_m: float, envelope: Envelope) -> n
     j = joints if finite.all() else np.where(finite[:, None, None], joints, 0.0)
     root = j[:, H36M17.root]
     distance = np.sqrt((root * root).sum(axis=-1))
-    bones = j[:, _CHILD] - j[:, _PARENT]
-    size = np.sqrt((bones * bones).sum(axis=-1)).sum(axis=-1) / bone_sum_m
+    size = bone_lengths(j).sum(axis=-1) / bone_sum_m
     inside = ((root[:, 2] >= envelope.min_depth_m) & (distance <= envelope.max_depth_m)
               & (size >= 1.0 / envelope.max_size_ratio) & (size <= envelope.max_size_ratio))
     return ~(finite & inside)
