@@ -45,15 +45,10 @@ def _bn_owner(name: str) -> str | None:
     return head + '.0.weight' if sep and not tail else None
 
 
-def onnx_state(path: str | Path, member: int = 0
-               ) -> tuple[dict[str, np.ndarray], ModelContract]:
-    """Torch-named weights of an exported model and its contract. Raises CheckpointError.
-
-    Of an ensemble (``ensemble.py``: weights named ``members.K.*``) the weights of ``member``;
-    of a gated model (``gate.py``: ``base.*`` and the gate's ``head.*``) its lifter's.
-    """
+def read_model(path: str | Path):
+    """An exported model's ONNX proto and its contract. Raises CheckpointError for a file that
+    is not a readable ONNX model or has no valid pose_lifter contract."""
     import onnx
-    from onnx import numpy_helper
     try:
         proto = onnx.load(str(path))
     except Exception as exc:
@@ -61,12 +56,23 @@ def onnx_state(path: str | Path, member: int = 0
                               ) from None
     props = {p.key: p.value for p in proto.metadata_props}
     try:
-        contract = ModelContract.from_json(props[METADATA_KEY])
+        return proto, ModelContract.from_json(props[METADATA_KEY])
     except KeyError:
         raise CheckpointError(f'{path}: no {METADATA_KEY!r} contract in the model metadata'
                               ) from None
     except ContractError as exc:
         raise CheckpointError(f'{path}: {exc}') from None
+
+
+def onnx_state(path: str | Path, member: int = 0
+               ) -> tuple[dict[str, np.ndarray], ModelContract]:
+    """Torch-named weights of an exported model and its contract. Raises CheckpointError.
+
+    Of an ensemble (``ensemble.py``: weights named ``members.K.*``) the weights of ``member``;
+    of a gated model (``gate.py``: ``base.*`` and the gate's ``head.*``) its lifter's.
+    """
+    from onnx import numpy_helper
+    proto, contract = read_model(path)
     inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
     for info in proto.training_info:     # weights carried outside the graph (export.carry_weights)
         inits.update({i.name: numpy_helper.to_array(i) for i in info.initialization.initializer})

@@ -191,9 +191,8 @@ def optimize_model(path: str | Path, out: str | Path | None = None) -> int:
     unchanged but for the content hash. Returns the number of rewrites (0: nothing written
     unless ``out`` is another path). Raises CheckpointError for a file that is not an
     exported model."""
-    from .adapt import onnx_state
-    contract = onnx_state(path)[1]       # CheckpointError: unreadable, or no contract
-    proto = onnx.load(str(path))
+    from .adapt import read_model
+    proto, contract = read_model(path)
     count = fast_mish(proto)
     if count or (out is not None and Path(out) != Path(path)):
         save_model(proto, contract, path if out is None else out)
