@@ -33,6 +33,42 @@ def test_intrinsics_validation():
         camera.validate_intrinsics(np.full((3, 3), np.nan))
 
 
+@pytest.mark.parametrize('n', [None, 1, camera.SMALL_K // 9, camera.SMALL_K // 9 + 1])
+def test_intrinsics_validation_small_and_large_batches(n):
+    """The plain-float check of a frame's K and numpy's check of a large batch agree."""
+    good = camera.intrinsics(500.0, 520.0, 320.0, 240.0)
+    batch = (lambda k: k) if n is None else (lambda k: np.repeat(k[None], n, axis=0))
+    np.testing.assert_array_equal(camera.validate_intrinsics(batch(good)), batch(good))
+    huge = camera.intrinsics(1e308, 1e308, 1e308, 0.0)   # finite entries, an infinite sum
+    np.testing.assert_array_equal(camera.validate_intrinsics(batch(huge)), batch(huge))
+    for entry, value, match in (((0, 2), np.inf, 'non-finite'), ((1, 2), np.nan, 'non-finite'),
+                                ((0, 0), -500.0, 'focal'), ((1, 1), 0.0, 'focal')):
+        bad = good.copy()
+        bad[entry] = value
+        bad_batch = batch(good).copy()
+        bad_batch[(..., *entry)] = value if n is None else \
+            np.where(np.arange(n) == n - 1, value, bad_batch[(..., *entry)])
+        for k in (batch(bad), bad_batch):
+            with pytest.raises(camera.InvalidIntrinsics, match=match):
+                camera.validate_intrinsics(k)
+
+
+def test_pixels_to_normalized_one_camera_and_one_per_person():
+    """The shared-camera path (K (3, 3) or (1, 3, 3), no skew) is the general per-person one."""
+    rng = np.random.default_rng(4)
+    px = rng.uniform(0, 1000, (3, 17, 2))
+    K = camera.intrinsics(800.0, 780.0, 500.0, 400.0)
+    general = camera.pixels_to_normalized(px, np.repeat(K[None], 3, axis=0))
+    np.testing.assert_allclose(camera.pixels_to_normalized(px, K), general, rtol=1e-15)
+    np.testing.assert_allclose(camera.pixels_to_normalized(px[:1], K[None]), general[:1],
+                               rtol=1e-15)
+    skewed = K.copy()
+    skewed[0, 1] = 3.0
+    y = (px[..., 1] - 400.0) / 780.0
+    np.testing.assert_allclose(camera.pixels_to_normalized(px, skewed)[..., 0],
+                               (px[..., 0] - 500.0 - 3.0 * y) / 800.0, rtol=1e-14)
+
+
 def test_project_and_unproject_round_trip():
     cam3d, px, K = walking_poses(8)
     np.testing.assert_allclose(camera.project(cam3d, K), px)
@@ -51,9 +87,12 @@ def test_rotation_to_optical_axis_centres_the_ray():
 def test_rotation_to_image_point_is_the_general_rotation_of_its_ray():
     """The per-frame form (rays (x, y, 1)) equals the general one, also far off-axis."""
     xy = np.array([[0.0, 0.0], [0.3, -0.2], [-2.0, 0.5], [40.0, -25.0], [1e-9, 3.0]])
-    rays = np.concatenate([xy, np.ones((len(xy), 1))], axis=1)
-    np.testing.assert_allclose(camera.rotation_to_image_point(xy),
-                               camera.rotation_to_optical_axis(rays), atol=1e-15)
+    # frames up to SMALL_BATCH persons take the plain-float path, larger batches numpy's
+    for reps in (1, camera.SMALL_BATCH // len(xy) + 1):
+        many = np.tile(xy, (reps, 1))
+        rays = np.concatenate([many, np.ones((len(many), 1))], axis=1)
+        np.testing.assert_allclose(camera.rotation_to_image_point(many),
+                                   camera.rotation_to_optical_axis(rays), atol=1e-15)
 
 
 def test_finite_points_is_every_coordinate_finite():

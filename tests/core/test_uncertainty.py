@@ -65,6 +65,9 @@ def test_bins_by_inferred_count_and_fallback():
     hidden = np.zeros((2, 17), bool)
     hidden[1, 1:6] = True
     assert list(cal.bin_of(hidden[:, 1:].sum(1))) == [0, 2]
+    counts = np.arange(40)        # the lookup table is searchsorted over the bins' edges
+    np.testing.assert_array_equal(
+        cal.bin_of(counts), np.searchsorted(BIN_EDGES[:-1], np.minimum(counts, 16), 'right') - 1)
 
 
 def test_root_covariance_lies_along_the_ray():

@@ -12,6 +12,7 @@ from pose_lifter.core.backends import create_backend
 from pose_lifter.core.skeleton import H36M17
 from pose_lifter_training.adapt import lifting_model
 from pose_lifter_training.cli import main
+from pose_lifter_training.export import CARRIED
 from pose_lifter_training.gate import (
     DEFAULT_FEATURES,
     FEATURES,
@@ -20,6 +21,7 @@ from pose_lifter_training.gate import (
     feature_width,
     training_corruptions,
 )
+from pose_lifter_training.graph_opt import FOLDED
 
 
 def test_training_corruptions_change_every_pose_their_own_way():
@@ -154,8 +156,13 @@ def test_gate_without_realism_exports_no_critic_and_says_so(tmp_path, tiny_run, 
     # runtimes ignore) for the training tools: it reads back as the whole lifter it came from
     proto = onnx.load(str(out))
     assert not [i.name for i in proto.graph.initializer if 'critic' in i.name]
-    carried = [i.name for info in proto.training_info for i in info.initialization.initializer]
+    def outside(graph: str) -> list[str]:
+        return [i.name for info in proto.training_info if info.initialization.name == graph
+                for i in info.initialization.initializer]
+    carried = outside(CARRIED)
     assert carried and all(name.startswith('base.critic.') for name in carried)
+    # and so do the tensors the stems' BatchNormalization fold replaced (graph_opt)
+    assert outside(FOLDED) and all(n.startswith('base.generator.') for n in outside(FOLDED))
     back, base = lifting_model(out), lifting_model(tiny_run / 'best.pt')
     for k, v in base.critic.state_dict().items():
         assert torch.equal(back.critic.state_dict()[k], v), k

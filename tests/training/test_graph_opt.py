@@ -15,7 +15,7 @@ from pose_lifter_training import export as export_module
 from pose_lifter_training.adapt import onnx_state
 from pose_lifter_training.cli import main
 from pose_lifter_training.export import content_hash, export_onnx, read_contract
-from pose_lifter_training.graph_opt import fast_mish
+from pose_lifter_training.graph_opt import FOLDED, fast_mish, fold_batchnorm
 
 
 def _mish_graph() -> onnx.ModelProto:
@@ -53,6 +53,50 @@ def test_rewrite_matches_mish_and_stays_finite():
     assert fast_mish(model) == 0                                 # nothing left to rewrite
 
 
+def _gemm_bn_graph(rng: np.random.Generator) -> onnx.ModelProto:
+    """x -> Gemm -> BatchNormalization -> y (foldable) and x -> Gemm -> BatchNormalization ->
+    z whose Gemm output is also an output of the graph (must stay)."""
+    def t(name, *shape, positive=False):
+        a = rng.normal(size=shape).astype(np.float32)
+        return onnx.numpy_helper.from_array(np.abs(a) + 0.1 if positive else a, name)
+    inits = [t('w', 4, 3), t('b', 4), t('g', 4), t('beta', 4), t('mu', 4),
+             t('var', 4, positive=True), t('w2', 4, 3), t('b2', 4), t('g2', 4), t('beta2', 4),
+             t('mu2', 4), t('var2', 4, positive=True)]
+    nodes = [helper.make_node('Gemm', ['x', 'w', 'b'], ['h'], transB=1),
+             helper.make_node('BatchNormalization', ['h', 'g', 'beta', 'mu', 'var'], ['y'],
+                              epsilon=1e-3),
+             helper.make_node('Gemm', ['x', 'w2', 'b2'], ['h2'], transB=1),
+             helper.make_node('BatchNormalization', ['h2', 'g2', 'beta2', 'mu2', 'var2'], ['z'])]
+    io = [helper.make_tensor_value_info('x', TensorProto.FLOAT, ['N', 3])] + \
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, ['N', 4]) for n in ('y', 'z', 'h2')]
+    graph = helper.make_graph(nodes, 'gemm_bn', io[:1], io[1:], initializer=inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
+
+
+def test_fold_batchnorm_keeps_answers_and_weights():
+    rng = np.random.default_rng(0)
+    model = _gemm_bn_graph(rng)
+    x = rng.normal(size=(6, 3)).astype(np.float32)
+
+    def run(m):
+        session = ort.InferenceSession(m.SerializeToString(), providers=['CPUExecutionProvider'])
+        return session.run(None, {'x': x})
+    before = run(model)
+    originals = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
+    assert fold_batchnorm(model) == 1
+    onnx.checker.check_model(model)
+    assert [n.op_type for n in model.graph.node].count('BatchNormalization') == 1   # z's stays
+    for a, b in zip(run(model), before):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    graph_names = {i.name for i in model.graph.initializer}
+    assert not graph_names & {'w', 'b', 'g', 'beta', 'mu', 'var'}
+    carried = {i.name: onnx.numpy_helper.to_array(i) for info in model.training_info
+               if info.initialization.name == FOLDED for i in info.initialization.initializer}
+    assert sorted(carried) == ['b', 'beta', 'g', 'mu', 'var', 'w']
+    assert all(np.array_equal(carried[k], originals[k]) for k in carried)
+    assert fold_batchnorm(model) == 0                            # nothing left to fold
+
+
 def test_exports_have_no_softplus(tiny_run, tmp_path):
     path = tmp_path / 'tiny.onnx'
     export_onnx(tiny_run / 'best.pt', path, card=False)
@@ -63,12 +107,14 @@ def test_exports_have_no_softplus(tiny_run, tmp_path):
 def test_optimize_rewrites_an_old_export(tiny_run, tmp_path, monkeypatch, capsys):
     old = tmp_path / 'old.onnx'
     with monkeypatch.context() as m:           # an export from before the rewrite existed
-        m.setattr(export_module, 'fast_mish', lambda proto: 0)
+        m.setattr(export_module, 'optimize_graph', lambda proto: 0)
         export_onnx(tiny_run / 'best.pt', old, card=False)
     assert 'Softplus' in {n.op_type for n in onnx.load(str(old)).graph.node}
     new = tmp_path / 'new.onnx'
     assert main(['optimize', '--model', str(old), '--out', str(new)]) == 0
-    assert 'Mish activations rewritten' in capsys.readouterr().out
+    assert 'rewrites (Mish in closed form' in capsys.readouterr().out
+    ops = [n.op_type for n in onnx.load(str(new)).graph.node]
+    assert 'Softplus' not in ops and 'BatchNormalization' in ops     # the MatMul ones stay
     before, after = read_contract(old), read_contract(new)
     assert after.content_hash == content_hash(onnx.load(str(new))) != before.content_hash
     before.content_hash = after.content_hash
@@ -99,4 +145,8 @@ def test_optimize_refuses_what_is_not_a_model(tmp_path, capsys):
 @pytest.mark.parametrize('model', ['default', 'ensemble', 'single', 'supervised'])
 def test_shipped_models_are_in_the_current_form(model):
     path = Path(__file__).resolve().parents[2] / 'models' / f'{model}.onnx'
-    assert 'Softplus' not in {n.op_type for n in onnx.load(str(path)).graph.node}
+    graph = onnx.load(str(path)).graph
+    assert 'Softplus' not in {n.op_type for n in graph.node}
+    producer = {o: n.op_type for n in graph.node for o in n.output}
+    assert not [n for n in graph.node if n.op_type == 'BatchNormalization' and
+                producer.get(n.input[0]) == 'Gemm']             # folded (graph_opt)

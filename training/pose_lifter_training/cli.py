@@ -187,7 +187,8 @@ def _parser() -> argparse.ArgumentParser:
                     'of the mirrored input (test-time flip; one batch of 2N persons)')
     op = sub.add_parser('optimize', help="rewrite an exported model's graph in the current "
                         "exporter's form: the same answers, less CPU time (models exported "
-                        'before December 2026 run Mish through a slow Softplus)')
+                        'before December 2026 run Mish through a slow Softplus and keep the '
+                        "stems' BatchNormalization apart)")
     op.add_argument('--model', required=True, help='exported .onnx (rewritten unless --out)')
     op.add_argument('--out', help='write the rewritten model here instead')
     add_convert_bvh_parser(sub)
@@ -393,7 +394,8 @@ def _optimize(args: argparse.Namespace) -> int:
     from .export import optimize_model
     count = optimize_model(args.model, args.out)
     target = args.out or args.model
-    print(f'{target}: {count} Mish activations rewritten' if count else
+    print(f'{target}: {count} rewrites (Mish in closed form, BatchNormalization folded into '
+          'its Gemm)' if count else
           f'{args.model}: already in the current form' +
           (f' (copied to {args.out})' if args.out and args.out != args.model else ''))
     return 0

@@ -26,7 +26,7 @@ from pose_lifter.core.detector_noise import DetectorNoise, synthesise_detections
 from pose_lifter.core.normalization import normalise
 
 from .checkpoint import load_checkpoint, realism_rule, restore
-from .graph_opt import fast_mish
+from .graph_opt import optimize_graph
 from .models import build_lifting_model
 
 OPSET = 17
@@ -158,7 +158,7 @@ def write_model(model: torch.nn.Module, contract: ModelContract, out: str | Path
                           output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic,
                           opset_version=opset, do_constant_folding=True)
     proto = onnx.load_from_string(buf.getvalue())
-    fast_mish(proto)
+    optimize_graph(proto)
     if carry:
         carry_weights(proto, carry)
     proto.producer_name = 'pose_lifter_training'
@@ -193,7 +193,7 @@ def optimize_model(path: str | Path, out: str | Path | None = None) -> int:
     exported model."""
     from .adapt import read_model
     proto, contract = read_model(path)
-    count = fast_mish(proto)
+    count = optimize_graph(proto)
     if count or (out is not None and Path(out) != Path(path)):
         save_model(proto, contract, path if out is None else out)
     return count

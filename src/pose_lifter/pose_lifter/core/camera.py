@@ -4,6 +4,8 @@ Like image_geometry's camera models, only plain arrays here; the node converts C
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .errors import PoseLifterInputError
@@ -11,6 +13,13 @@ from .errors import PoseLifterInputError
 
 class InvalidIntrinsics(PoseLifterInputError):
     """Raised for an intrinsics matrix that cannot describe a pinhole camera."""
+
+
+# Up to this many entries (N <= 8 matrices) validate_intrinsics checks K as Python floats.
+SMALL_K = 72
+# Up to this many persons rotation_to_image_point computes in Python floats (numpy's per-call
+# cost is most of a frame's time at these sizes).
+SMALL_BATCH = 16
 
 
 def validate_intrinsics(K: np.ndarray) -> np.ndarray:
@@ -21,8 +30,13 @@ def validate_intrinsics(K: np.ndarray) -> np.ndarray:
     K = np.asarray(K, dtype=np.float64)
     if K.shape[-2:] != (3, 3) or K.ndim not in (2, 3):
         raise InvalidIntrinsics(f'K must have shape (3, 3) or (N, 3, 3), got {K.shape}')
+    if K.size <= SMALL_K:     # a frame's camera(s): plain floats beat numpy's reductions
+        rows = K.reshape(-1, 9).tolist()
+        # a finite sum means every entry is finite (a NaN or an infinity propagates)
+        if math.isfinite(sum(map(sum, rows))) and all(r[0] > 0 and r[4] > 0 for r in rows):
+            return K
     if np.isfinite(K).all() and (K[..., 0, 0] > 0).all() and (K[..., 1, 1] > 0).all():
-        return K
+        return K                                  # a large batch (or a sum that overflowed)
     if not np.isfinite(K).all():
         raise InvalidIntrinsics('K has non-finite entries')
     raise InvalidIntrinsics('K has a focal length <= 0 (fx = K[0, 0], fy = K[1, 1])')
@@ -49,6 +63,10 @@ def pixels_to_normalized(pixels: np.ndarray, K: np.ndarray) -> np.ndarray:
     pixels: (N, J, 2); K: (3, 3) or (N, 3, 3) -> (N, J, 2).
     """
     K = np.asarray(K, dtype=np.float64)
+    if K.ndim == 2 or len(K) == 1:       # one camera for the batch (a frame): two operations
+        fx, skew, cx, _, fy, cy = K.reshape(9)[:6].tolist()
+        if skew == 0.0:
+            return (pixels - np.array((cx, cy))) / np.array((fx, fy))
     k = K.reshape(-1, 9)[:, :, None] if K.ndim == 3 else K.reshape(1, 9, 1)  # (N|1, 9, 1)
     out = np.empty(pixels.shape)
     out[..., 1] = (pixels[..., 1] - k[:, 5]) / k[:, 4]
@@ -97,6 +115,14 @@ def rotation_to_image_point(xy: np.ndarray) -> np.ndarray:
     and f = (x, y) / (1 + c), R = [[I - (x, y)^T f, -(x, y)^T], [(x, y), c]].
     """
     xy = np.asarray(xy, dtype=np.float64)
+    if xy.ndim == 2 and len(xy) <= SMALL_BATCH:   # a frame: plain floats, one array at the end
+        rows = []
+        for x, y in xy.tolist():
+            c = 1.0 / math.sqrt(1.0 + x * x + y * y)
+            vx, vy = x * c, y * c
+            fx, fy = vx / (1.0 + c), vy / (1.0 + c)
+            rows.append((1.0 - vx * fx, -vx * fy, -vx, -vy * fx, 1.0 - vy * fy, -vy, vx, vy, c))
+        return np.array(rows).reshape(len(xy), 3, 3)
     c = 1.0 / np.sqrt(1.0 + (xy * xy).sum(axis=-1))                   # (N,)
     v = xy * c[..., None]                                              # (N, 2)
     R = np.empty(xy.shape[:-1] + (3, 3))

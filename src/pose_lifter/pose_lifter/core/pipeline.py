@@ -60,11 +60,41 @@ def _nan(shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-def _empty(n: int) -> LiftResult:
+# status of a lifted person by plausible (False, True), as an index (np.where on strings
+# builds a unicode array and converts it: 4x slower per frame)
+_VERDICT = np.array([STATUS_IMPLAUSIBLE, STATUS_OK], dtype=object)
+_VERDICT.flags.writeable = False
+_RANGE = np.arange(64)
+_RANGE.flags.writeable = False
+
+
+def _everyone(n: int) -> np.ndarray:
+    """np.arange(n), a read-only view for frames of up to 64 persons."""
+    return _RANGE[:n] if n <= len(_RANGE) else np.arange(n)
+
+
+def _statuses(n: int) -> np.ndarray:
+    """(n,) object array of STATUS_TOO_FEW (the status of a person not lifted)."""
     status = np.empty(n, dtype=object)
     status.fill(STATUS_TOO_FEW)
-    return LiftResult(_nan((n, H36M17.num_joints, 3)), _nan((n,)), np.zeros(n, bool), status,
-                      np.zeros(n, int))
+    return status
+
+
+def _empty(n: int) -> LiftResult:
+    return LiftResult(_nan((n, H36M17.num_joints, 3)), _nan((n,)), np.zeros(n, bool),
+                      _statuses(n), np.zeros(n, int))
+
+
+def _scatter(n: int, sel: slice | np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(M, ...) values of the persons ``sel`` -> (n, ...) with NaN (False for bool) for the
+    others; ``values`` itself when ``sel`` is everyone (a slice)."""
+    if isinstance(sel, slice):
+        return values
+    out = np.zeros((n,) + values.shape[1:], values.dtype)
+    if values.dtype != bool:
+        out.fill(np.nan)
+    out[sel] = values
+    return out
 
 
 class Lifter:
@@ -127,34 +157,34 @@ class Lifter:
         norm = normalise(pixels_to_normalized(kp17, K), self.contract.normalisation)
         count = valid.sum(axis=1)
         liftable = norm.ok & (count >= self.min_valid_joints)
-        result = _empty(n)
-        result.valid_joints = count
-        result.inferred = ~valid
+        inferred = ~valid
+        status = _statuses(n)
         if self.envelope is not None and size is not None:
             outside = self._outside(kp, image_points, confidence, size)
-            result.status[outside] = STATUS_OUTSIDE_IMAGE
+            status[outside] = STATUS_OUTSIDE_IMAGE
             liftable &= ~outside
-        if not liftable.any():
-            return result
-        idx = np.flatnonzero(liftable)
         # the persons lifted: everyone (the usual case) as a view, else by index
-        sel = slice(None) if len(idx) == n else idx
+        if liftable.all():
+            idx, sel = _everyone(n), slice(None)
+        else:
+            idx = sel = np.flatnonzero(liftable)
+            if len(idx) == 0:
+                return LiftResult(_nan((n, H36M17.num_joints, 3)), _nan((n,)),
+                                  np.zeros(n, bool), status, count, inferred=inferred)
         x = norm.inputs[sel].reshape(len(idx), -1)
         pose, realism = self.backend.infer(x)
         joints, k = self._place(pose, norm, sel)
-        result.joints3d[sel] = joints
-        result.realism[sel] = realism
         plausible = realism >= self.threshold
-        result.plausible[sel] = plausible
-        result.status[sel] = np.where(plausible, STATUS_OK, STATUS_IMPLAUSIBLE)
+        status[sel] = _VERDICT[plausible.view(np.int8)]
+        result = LiftResult(_scatter(n, sel, joints), _scatter(n, sel, realism.astype(np.float64)),
+                            _scatter(n, sel, plausible), status, count, inferred=inferred)
         if self.calibration is not None:
-            cal, inferred, root = self.calibration, result.inferred[sel], joints[:, 0]
-            bins = cal.bin_of(inferred[:, 1:].sum(axis=1))
-            result.uncertainty = _nan((n, H36M17.num_joints))
-            result.uncertainty[sel] = joint_radii(cal, inferred,
-                                                  np.sqrt((root * root).sum(axis=-1)), bins)
-            result.root_covariance = _nan((n, 3, 3))
-            result.root_covariance[sel] = root_covariance(cal, root, inferred, bins)
+            cal, lifted_inferred, root = self.calibration, inferred[sel], joints[:, 0]
+            bins = cal.bin_of(lifted_inferred[:, 1:].sum(axis=1))
+            result.uncertainty = _scatter(n, sel, joint_radii(
+                cal, lifted_inferred, np.sqrt((root * root).sum(axis=-1)), bins))
+            result.root_covariance = _scatter(n, sel, root_covariance(cal, root, lifted_inferred,
+                                                                      bins))
         elif self.uncertainty_samples > 0:
             result.uncertainty = _nan((n, H36M17.num_joints))
             result.uncertainty[idx] = self._spread(x, norm, idx)

@@ -100,16 +100,24 @@ class UncertaintyCalibration:
     @cached_property
     def tables(self) -> dict[str, np.ndarray]:
         """The bins as arrays (computed once): ``edges`` (B,) min_inferred, ``seen`` and
-        ``inferred`` (B, 17) radii, ``depth`` and ``lateral`` (B,) relative root errors."""
-        return {'edges': np.asarray([b.min_inferred for b in self.bins]),
+        ``inferred`` (B, 17) radii, ``depth`` and ``lateral`` (B,) relative root errors,
+        ``lateral2`` and ``depth2_minus_lateral2`` (B,) their squares as ``root_covariance``
+        uses them, ``bin_of_count`` (17,) the bin of 0..16 inferred joints."""
+        edges = np.asarray([b.min_inferred for b in self.bins])
+        depth = np.asarray([b.depth_rel for b in self.bins])
+        lateral = np.asarray([b.lateral_rel for b in self.bins])
+        return {'edges': edges,
                 'seen': np.asarray([b.seen_m for b in self.bins]),
                 'inferred': np.asarray([b.inferred_m for b in self.bins]),
-                'depth': np.asarray([b.depth_rel for b in self.bins]),
-                'lateral': np.asarray([b.lateral_rel for b in self.bins])}
+                'depth': depth, 'lateral': lateral, 'lateral2': lateral ** 2,
+                'depth2_minus_lateral2': depth ** 2 - lateral ** 2,
+                'bin_of_count': np.searchsorted(edges, np.arange(H36M17.num_joints),
+                                                side='right') - 1}
 
     def bin_of(self, inferred_count: np.ndarray) -> np.ndarray:
-        """(N,) inferred joints per person -> (N,) bin index."""
-        return np.searchsorted(self.tables['edges'], inferred_count, side='right') - 1
+        """(N,) inferred joints per person (>= 0) -> (N,) bin index."""
+        lut = self.tables['bin_of_count']      # a lookup: searchsorted costs 4x more per frame
+        return lut[np.minimum(inferred_count, len(lut) - 1)]
 
 
 _EYE3 = np.eye(3)
@@ -217,9 +225,9 @@ def root_covariance(cal: UncertaintyCalibration, root: np.ndarray,
     k = cal.bin_of(inferred[:, 1:].sum(axis=1)) if bins is None else bins
     # depth^2 d^2 u u^T + lateral^2 d^2 (I - u u^T) with u = root / d, d^2 u u^T = root root^T:
     # (depth^2 - lateral^2) root root^T + lateral^2 d^2 I
-    depth2, lateral2 = cal.tables['depth'][k] ** 2, cal.tables['lateral'][k] ** 2
+    spread, lateral2 = cal.tables['depth2_minus_lateral2'][k], cal.tables['lateral2'][k]
     outer = root[:, :, None] * root[:, None, :]
-    return (depth2 - lateral2)[:, None, None] * outer + \
+    return spread[:, None, None] * outer + \
         (lateral2 * (root * root).sum(axis=-1))[:, None, None] * _EYE3
 
 
