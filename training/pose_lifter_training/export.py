@@ -26,7 +26,7 @@ from pose_lifter.core.detector_noise import DetectorNoise, synthesise_detections
 from pose_lifter.core.normalization import normalise
 
 from .checkpoint import load_checkpoint, realism_rule, restore
-from .graph_opt import optimize_graph
+from .graph_opt import carry_tensors, optimize_graph
 from .models import build_lifting_model
 
 OPSET = 17
@@ -211,12 +211,9 @@ def carry_weights(proto: onnx.ModelProto, weights: dict[str, torch.Tensor]) -> N
     clash = sorted(taken & set(weights))
     if clash:
         raise ValueError(f'carried weights {clash[:3]} are already in the graph')
-    info = proto.training_info.add()
-    info.initialization.CopyFrom(onnx.helper.make_graph(
-        [], CARRIED, [], [], initializer=[
-            numpy_helper.from_array(v.detach().cpu().numpy().astype(np.float32), k)
-            for k, v in weights.items()]))
-    info.algorithm.CopyFrom(onnx.helper.make_graph([], CARRIED + '_none', [], []))
+    carry_tensors(proto, CARRIED, [
+        numpy_helper.from_array(v.detach().cpu().numpy().astype(np.float32), k)
+        for k, v in weights.items()])
 
 
 def model_card(contract: ModelContract, name: str) -> str:

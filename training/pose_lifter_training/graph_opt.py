@@ -136,14 +136,23 @@ def fold_batchnorm(model: onnx.ModelProto) -> int:
         graph.node.remove(bn)
         graph.node.insert(at, folded)
         for t in tensors:
-            moved.append(inits[t])
+            kept = onnx.TensorProto()
+            kept.CopyFrom(inits[t])
+            moved.append(kept)
             graph.initializer.remove(inits[t])
         count += 1
     if moved:
-        info = model.training_info.add()
-        info.initialization.CopyFrom(helper.make_graph([], FOLDED, [], [], initializer=moved))
-        info.algorithm.CopyFrom(helper.make_graph([], FOLDED + '_none', [], []))
+        carry_tensors(model, FOLDED, moved)
     return count
+
+
+def carry_tensors(model: onnx.ModelProto, name: str, tensors: list[onnx.TensorProto]) -> None:
+    """Store ``tensors`` in ``model`` outside its inference graph: the initializers of a
+    ``training_info`` initialization graph called ``name`` (no nodes, no bindings), which ONNX
+    Runtime and TensorRT ignore and ``adapt.onnx_state`` reads back."""
+    info = model.training_info.add()
+    info.initialization.CopyFrom(helper.make_graph([], name, [], [], initializer=tensors))
+    info.algorithm.CopyFrom(helper.make_graph([], name + '_none', [], []))
 
 
 def optimize_graph(model: onnx.ModelProto) -> int:
