@@ -35,6 +35,8 @@ def test_image_sizes_broadcast_and_unknown_sizes():
     np.testing.assert_array_equal(image_sizes((640, 480), 2), [[640, 480]])  # broadcasts
     assert image_sizes(None, 3) is None
     assert image_sizes((0, 0), 3) is None                 # CameraInfo without width/height
+    for unknown in ((640, 0), (-640, 480), (np.nan, 480), (640, np.inf), (np.inf, -np.inf)):
+        assert image_sizes(unknown, 1) is None, unknown
     rows = image_sizes([[640, 480], [0, 480]], 2)
     assert rows[0].tolist() == [640, 480] and np.isnan(rows[1]).all()
     with pytest.raises(InputContractError, match='image_size'):

@@ -8,6 +8,7 @@ plausible person kilometres away or beside the camera. Pure functions on arrays.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,9 +53,9 @@ def image_sizes(image_size, n: int) -> np.ndarray | None:
     if image_size is None:
         return None
     size = np.asarray(image_size, dtype=np.float64)
-    if size.shape == (2,):
-        ok = bool(np.isfinite(size).all() and (size > 0).all())
-        return size[None] if ok else None
+    if size.shape == (2,):         # one camera (every frame of the node): plain floats
+        w, h = size.tolist()
+        return size[None] if math.isfinite(w + h) and w > 0 and h > 0 else None
     if size.shape != (n, 2):
         raise InputContractError(f'image_size must be (w, h) or (N, 2), got {size.shape} for '
                                  f'{n} persons')

@@ -199,7 +199,9 @@ class Lifter:
         if pts.shape != kp.shape:
             raise InputContractError(f'image_points must have the shape of keypoints '
                                      f'{kp.shape}, got {pts.shape}')
-        present = finite_points(kp) & finite_points(pts)
+        present = finite_points(kp)
+        if pts is not kp:
+            present &= finite_points(pts)
         if confidence is not None:
             present &= np.asarray(confidence, dtype=np.float64) > 0
         return outside_image(pts, present, size, self.envelope.image_margin)

@@ -336,7 +336,10 @@ class PoseLifterNode(LifecycleNode):
             return self._skip('unknown_distortion_model', str(exc))
         self._note(frame)
         if s.undistort:
-            keypoints, K = undistort_points(frame.keypoints, camera), camera.K
+            # (a camera without distortion: the keypoints themselves, no copy to check twice)
+            keypoints = undistort_points(frame.keypoints, camera) if camera.distorted else \
+                frame.keypoints
+            K = camera.K
         else:
             keypoints, K = frame.keypoints, camera.rectified_K()
         # the detector's pixels against CameraInfo width/height (0: unknown, no image check)
