@@ -56,9 +56,10 @@ def oracle_scores(dev: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def check_stream(lifter: Lifter, report: dict, real: tuple, bad: tuple, K: np.ndarray,
-                 kinds: np.ndarray, joint_format: str) -> None:
+                 kinds: np.ndarray, joint_format: str) -> tuple[np.ndarray, np.ndarray]:
     """Raise unless the persons rebuilt here are the ones ``report`` scored: the model's
-    per-kind AUC on them must be eval's."""
+    per-kind AUC on them must be eval's. Returns which real and corrupted persons were lifted
+    (the ones eval's AUCs count), (N,) bool each."""
     _, real_score, real_status = lift_in_chunks(lifter, real[0], K, joint_format=joint_format,
                                                 confidence=real[1])
     _, bad_score, bad_status = lift_in_chunks(lifter, bad[0], K, joint_format=joint_format,
@@ -70,6 +71,7 @@ def check_stream(lifter: Lifter, report: dict, real: tuple, bad: tuple, K: np.nd
             raise SystemExit(f'the persons rebuilt here are not the ones eval scored ({kind}: '
                              f'AUC {mine} vs {auc}); core/evaluation.py changed its random '
                              'stream: update level_row')
+    return lifted, bad_lifted
 
 
 def level_row(lifter: Lifter, poses, joint_format: str, noise: DetectorNoise, seed: int
@@ -83,8 +85,8 @@ def level_row(lifter: Lifter, poses, joint_format: str, noise: DetectorNoise, se
     real_px, real_conf = synthesise_detections(cam3d, K, joint_format, noise, rng)
     bad3d, kinds = corrupt_mixed(cam3d, rng)
     bad_px, bad_conf = synthesise_detections(bad3d, K, joint_format, noise, rng)
-    check_stream(lifter, report, (real_px, real_conf), (bad_px, bad_conf), K, kinds,
-                 joint_format)
+    lifted, bad_lifted = check_stream(lifter, report, (real_px, real_conf),
+                                      (bad_px, bad_conf), K, kinds, joint_format)
     truth = project_visible(from_h36m17(cam3d, joint_format), K)
     spread = joint_kappa(joint_format) * max(noise.noise_px, 1e-3)
     real = oracle_scores(whitened_sq(real_px, truth, spread))
@@ -92,10 +94,10 @@ def level_row(lifter: Lifter, poses, joint_format: str, noise: DetectorNoise, se
     model = report['gating']['per_kind_auc']
     row = {'noise_px': noise.noise_px, 'drop': noise.drop_prob, 'kinds': {}}
     for kind in np.unique(kinds):
-        m = kinds == kind
+        m = bad_lifted & (kinds == kind)          # the persons eval's AUC counts
         # the oracle's score grows with the deviation: real persons should score lower
         row['kinds'][str(kind)] = {'model': model[str(kind)],
-                                   **{name: roc_auc(-real[name], -bad[name][m])
+                                   **{name: roc_auc(-real[name][lifted], -bad[name][m])
                                       for name in real}}
     return row
 
