@@ -45,7 +45,7 @@ def _bn_owner(name: str) -> str | None:
     return head + '.0.weight' if sep and not tail else None
 
 
-def read_model(path: str | Path):
+def read_model(path: str | Path) -> tuple[Any, ModelContract]:
     """An exported model's ONNX proto and its contract. Raises CheckpointError for a file that
     is not a readable ONNX model or has no valid pose_lifter contract."""
     import onnx
@@ -74,7 +74,9 @@ def onnx_state(path: str | Path, member: int = 0
     from onnx import numpy_helper
     proto, contract = read_model(path)
     inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
-    for info in proto.training_info:     # weights carried outside the graph (export.carry_weights)
+    # weights kept outside the graph: export.carry_weights (the critic of a gate that does
+    # not run it) and graph_opt.fold_batchnorm (the tensors a fold replaced)
+    for info in proto.training_info:
         inits.update({i.name: numpy_helper.to_array(i) for i in info.initialization.initializer})
     prefix = f'members.{member}.' if any(k.startswith('members.') for k in inits) else ''
     if any(k.startswith('base.generator.') for k in inits):
