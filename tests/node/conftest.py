@@ -5,6 +5,7 @@ expected 3D is known. Nothing here sleeps a fixed time: waits poll a condition w
 """
 from __future__ import annotations
 
+import signal
 import threading
 
 import pytest
@@ -16,10 +17,31 @@ def scene(demo_poses) -> Scene:
     return Scene(demo_poses)
 
 
-class Ros:
-    """A private rclpy context (own domain id) with an executor spinning in a thread."""
+# EventsExecutors made by the tests: kept, as pose_lifter_node keeps its own (an EventsExecutor
+# that catches signals may reset SIGINT/SIGTERM to their default action when destroyed).
+_EVENTS_EXECUTORS: list = []
 
-    def __init__(self):
+
+def events_executor(context):
+    """rclpy's EventsExecutor (skips the test where rclpy has none), the test process's
+    SIGINT/SIGTERM handlers left as they were (later rclpy releases' install their own)."""
+    experimental = pytest.importorskip('rclpy.experimental')
+    if not hasattr(experimental, 'EventsExecutor'):
+        pytest.skip('this rclpy has no EventsExecutor')
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    executor = experimental.EventsExecutor(context=context)
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+    _EVENTS_EXECUTORS.append(executor)
+    return executor
+
+
+class Ros:
+    """A private rclpy context (own domain id) with an executor spinning in a thread:
+    ``executor`` single_threaded (rclpy's SingleThreadedExecutor) or events (its
+    EventsExecutor, what pose_lifter_node spins by default)."""
+
+    def __init__(self, executor: str = 'single_threaded'):
         import rclpy
         from rclpy.context import Context
         from rclpy.executors import SingleThreadedExecutor
@@ -27,7 +49,8 @@ class Ros:
         self.domain_id = fresh_domain_id()
         self.context = Context()
         rclpy.init(context=self.context, domain_id=self.domain_id)
-        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor = (events_executor(self.context) if executor == 'events' else
+                         SingleThreadedExecutor(context=self.context))
         self.nodes = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._spin, daemon=True)
@@ -68,10 +91,12 @@ class Ros:
 
 
 @pytest.fixture
-def ros():
+def ros(request):
+    """A Ros; ``@pytest.mark.parametrize('ros', ['events'], indirect=True)`` picks the
+    executor."""
     pytest.importorskip('rclpy')
     pytest.importorskip('pose_lifter_msgs.msg', reason='pose_lifter_msgs not built')
-    r = Ros()
+    r = Ros(getattr(request, 'param', 'single_threaded'))
     yield r
     r.close()
 

@@ -10,6 +10,7 @@ pytest.importorskip('pose_lifter_msgs.msg', reason='pose_lifter_msgs not built')
 
 from pose_lifter.cli.bench_relay import RelayProcess, answers  # noqa: E402
 from pose_lifter.core.skeleton import H36M17  # noqa: E402
+from pose_lifter.node.params import EXECUTORS  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -30,9 +31,13 @@ def test_answers_have_the_node_sizes():
     assert sizes == [17] * 3 + [2 * len(H36M17.bones)] * 3
 
 
-def test_relay_process_answers_each_frame(ros, scene, tmp_path):
+@pytest.mark.parametrize('executor', EXECUTORS)
+def test_relay_process_answers_each_frame(ros, scene, tmp_path, executor):
+    """The relay spins the executor it is given (the node's, so the floor has the node's
+    executor costs)."""
     relay = RelayProcess(['--ros-args', '-r', '__ns:=/floor'], ros.domain_id,
-                         tmp_path / 'relay.log')
+                         tmp_path / 'relay.log', executor=executor)
+    assert relay.command[-5:-3] == ['--executor', executor]
     try:
         _exchange(ros, scene, relay)
     finally:

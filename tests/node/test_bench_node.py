@@ -29,6 +29,8 @@ def test_node_bench_reports_floor_ratios_cpu_and_drops(tiny_model, demo_poses):
                          persons=(1, 3), overload=4.0, params={'threads': '1'})
     assert out['startup_to_first_answer_s'] > 0
     assert 'threads:=1' in out['command'] and 'bench_relay' in out['floor_command']
+    # the floor spins the node's executor: the default one here
+    assert out['executor'] == 'events' and '--executor events' in out['floor_command']
     assert out['overload_rate_hz'] == 120.0
     for key, n, published in (('1_person', 1, 15), ('3_persons', 3, 15),
                               ('1_person_overload', 1, 60), ('3_persons_overload', 3, 60)):
@@ -48,8 +50,10 @@ def test_node_bench_reports_floor_ratios_cpu_and_drops(tiny_model, demo_poses):
 
 def test_node_bench_without_floor_or_overload(tiny_model, demo_poses):
     out = run_node_bench(str(tiny_model), 'onnxruntime', demo_poses, seconds=0.2,
-                         persons=(2,), overload=0, floor=False)
+                         persons=(2,), overload=0, floor=False,
+                         params={'executor': 'single_threaded'})
     assert out['floor_command'] is None and out['overload_rate_hz'] is None
+    assert out['executor'] == 'single_threaded' and 'executor:=single_threaded' in out['command']
     assert set(k for k in out if k.endswith('persons')) == {'2_persons'}
     assert 'floor' not in out['2_persons'] and 'ratio_to_floor' not in out['2_persons']
 

@@ -17,12 +17,15 @@ from pose_lifter.core.markers import ANONYMOUS_BASE  # noqa: E402
 from pose_lifter.core.skeleton import H36M17, bone_lengths  # noqa: E402
 
 pytestmark = pytest.mark.ros
+# pose_lifter_node spins rclpy's EventsExecutor by default: the tests marked with this run
+# under both executors.
 
 
 def as_array(skeleton) -> np.ndarray:
     return np.array([[p.x, p.y, p.z] for p in skeleton.joints])
 
 
+@pytest.mark.parametrize('ros', ['single_threaded', 'events'], indirect=True)
 def test_lifts_known_poses_to_metric_3d_in_the_camera_frame(make_node, probe, scene):
     make_node()
     wait_until(probe.connected, what='discovery')
@@ -218,6 +221,7 @@ def test_bad_model_fails_configure_cleanly(make_node, tmp_path, model, tiny_mode
     assert node._state_machine.current_state[1] == 'active'
 
 
+@pytest.mark.parametrize('ros', ['single_threaded', 'events'], indirect=True)
 def test_lifecycle_deactivate_deletes_markers_and_reactivates(make_node, probe, scene):
     node = make_node(autostart=False)
     assert node._state_machine.current_state[1] == 'unconfigured'
@@ -239,6 +243,7 @@ def test_lifecycle_deactivate_deletes_markers_and_reactivates(make_node, probe, 
     assert out.skeletons[0].status == 'ok'
 
 
+@pytest.mark.parametrize('ros', ['single_threaded', 'events'], indirect=True)
 def test_keeps_only_the_newest_input_under_load(make_node, probe, scene):
     """A backend held busy: inputs arriving meanwhile overwrite each other in the one-slot
     buffer (counted as drops), nothing queues up, and the newest frame is lifted next."""
@@ -350,3 +355,21 @@ def test_markers_are_built_only_for_a_subscriber(make_node, probe, scene):
     node._pubs['markers'] = watched
     _, _ = lift_once(probe, scene.pixels[:2], scene.K, ids=['a', 'b'])
     wait_until(lambda: len(probe.markers) > before, what='markers again')
+
+
+@pytest.mark.parametrize('ros', ['single_threaded', 'events'], indirect=True)
+def test_diagnostics_go_out_at_their_period_under_either_executor(make_node, probe):
+    """The level is checked every 0.1 s but the report goes out every diagnostics_period_s
+    while the level holds. (rclpy's EventsExecutor hands a TimerInfo to a timer callback
+    that takes an argument: a report on every check, five times too many, before the timer
+    got a callback of its own.)"""
+    import time
+    make_node(diagnostics_period_s=0.5, stale_after_s=0.0)
+    wait_until(lambda: probe.diagnostics, what='first diagnostics')
+    time.sleep(0.3)                                  # past the first (forced) reports
+    probe.clear()
+    time.sleep(2.0)
+    with probe.lock:
+        n = len(probe.diagnostics)
+    assert 1 <= n <= 6, f'{n} reports in 2 s at a 0.5 s period'
+

@@ -52,11 +52,13 @@ def markers_deleted(probe) -> bool:
         return any(m.action in (DELETE, DELETEALL) for msg in probe.markers for m in msg.markers)
 
 
-def start_node(ros, tmp_path, tiny_model, name: str) -> Launched:
+def start_node(ros, tmp_path, tiny_model, name: str, executor: str | None = None) -> Launched:
+    """The console script; ``executor`` None: its default (config/lifter.yaml: events)."""
     if not CONSOLE_SCRIPT.is_file():
         pytest.skip(f'{CONSOLE_SCRIPT} not installed (run make setup)')
     args = ['--ros-args', '-p', f'model:={tiny_model}', '-p', 'marker_lifetime_s:=0.0',
-            '-p', 'diagnostics_period_s:=0.2']
+            '-p', 'diagnostics_period_s:=0.2'] + (
+                ['-p', f'executor:={executor}'] if executor else [])
     return Launched([str(CONSOLE_SCRIPT)] + args, subprocess_env(ros.domain_id),
                     tmp_path / f'{name}.log', tmp_path)
 
@@ -92,9 +94,10 @@ def test_stop_under_300hz_load(ros, probe, scene, tiny_model, tmp_path, signum):
             node.kill()
 
 
+@pytest.mark.parametrize('executor', ['events', 'single_threaded'])
 @pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM], ids=['SIGINT', 'SIGTERM'])
-def test_stop_when_idle(ros, probe, tiny_model, tmp_path, signum):
-    node = start_node(ros, tmp_path, tiny_model, 'idle')
+def test_stop_when_idle(ros, probe, tiny_model, tmp_path, signum, executor):
+    node = start_node(ros, tmp_path, tiny_model, 'idle', executor)
     try:
         wait_until(lambda: 'active:' in node.text() or node.proc.poll() is not None,
                    what='the node to become active')

@@ -20,10 +20,12 @@ from pose_lifter.node.params import Settings, load_defaults  # noqa: E402
 pytestmark = pytest.mark.ros
 
 
+@pytest.mark.parametrize('ros', ['single_threaded', 'events'], indirect=True)
 def test_frames_replaced_in_the_subscription_queue_are_counted(ros):
     """The callback takes 40 ms while 60 frames arrive within ~0.1 s: the best-effort queue
     (depth 5) replaces most of them before the executor takes them. Every frame is either
-    delivered or counted as lost, one for one."""
+    delivered or counted as lost, one for one -- with either executor (they hand the
+    MessageInfo over differently)."""
     s = Settings.from_values({**load_defaults(), 'use_camera_info': False})
     node = ros.add(Node('inputs_under_test', context=ros.context))
     delivered, skipped = [], []
@@ -64,3 +66,19 @@ def test_frames_replaced_in_the_subscription_queue_are_counted(ros):
     assert len(got) < frames / 2, 'the consumer was not slow enough to overflow the queue'
     assert set(lost) == {'message_lost'}
     assert len(got) + len(lost) == frames + 1 - got[0]     # from the first delivered frame on
+
+
+def test_with_message_info_takes_both_calling_conventions():
+    """rclpy's SingleThreadedExecutor calls (msg, info); its EventsExecutor (rclpy 9) calls
+    ((msg, info),). rclpy must see two parameters, or it never hands the info over."""
+    import inspect
+    got = []
+    cb = sources.WithMessageInfo(lambda m: got.append(('msg', m)),
+                                 lambda i: got.append(('info', i)))
+    with pytest.raises(TypeError):                 # rclpy's test for a message-only callback
+        inspect.signature(cb).bind(object())
+    inspect.signature(cb).bind(object(), object())
+    msg, info = Header(frame_id='a'), {'publication_sequence_number': 3}
+    cb(msg, info)
+    cb((msg, info))
+    assert got == [('info', info), ('msg', msg)] * 2

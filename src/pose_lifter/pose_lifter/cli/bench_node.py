@@ -144,6 +144,7 @@ def run_node_bench(model: str, backend: str, data: Path, seconds: float = 10.0,
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
 
+    from ..node.params import load_defaults
     from .bench import sample_inputs
     from .bench_relay import RelayProcess
 
@@ -155,8 +156,10 @@ def run_node_bench(model: str, backend: str, data: Path, seconds: float = 10.0,
     node = NodeProcess(['--ros-args', '-p', f'model:={model}', '-p', f'backend:={backend}',
                         '-p', 'diagnostics_period_s:=0.5'] + extra, domain,
                        workdir / 'node.log')
-    relay = (RelayProcess(['--ros-args', '-r', '__ns:=/floor'], domain, workdir / 'floor.log')
-             if floor else None)
+    # the floor spins with the node's executor (a parameter of the node, default in its file)
+    kind = (params or {}).get('executor') or load_defaults()['executor']
+    relay = (RelayProcess(['--ros-args', '-r', '__ns:=/floor'], domain, workdir / 'floor.log',
+                          executor=kind) if floor else None)
     context = Context()
     rclpy.init(context=context, domain_id=domain)
     executor = SingleThreadedExecutor(context=context)
@@ -179,6 +182,7 @@ def run_node_bench(model: str, backend: str, data: Path, seconds: float = 10.0,
                'command': ' '.join(node.command), 'rate_hz': rate_hz,
                'overload_rate_hz': rate_hz * overload if overload else None,
                'seconds_per_run': seconds, 'startup_to_first_answer_s': startup_s,
+               'executor': kind,
                'floor_command': ' '.join(relay.command) if relay else None}
         for n in persons:
             for factor in (1, overload) if overload else (1,):

@@ -5,8 +5,10 @@ Skeleton2DArray of N persons, from the subscription callback, with a Skeleton3DA
 MarkerArray of the sizes the node publishes for N persons (17 joints each; a LINE_LIST of the
 bones and a SPHERE_LIST of the joints per person), stamped with the input's header. The messages
 are built once per person count and reused: what is left is DDS, (de)serialisation and the
-rclpy executor -- the floor no node can go below. Run as ``python -m pose_lifter.cli.bench_relay
-[--ros-args ...]``; bench_node.py starts it in a namespace next to the node.
+rclpy executor -- the floor no node can go below. It spins with the node's executor
+(``--executor events|single_threaded``, node/main.py ``make_executor``), so the floor has the
+node's executor costs and no others. Run as ``python -m pose_lifter.cli.bench_relay [--executor
+KIND] [--ros-args ...]``; bench_node.py starts it in a namespace next to the node.
 """
 from __future__ import annotations
 
@@ -24,9 +26,11 @@ class RelayProcess(NodeProcess):
     """The relay as a child process (loopback-only DDS in ``domain_id``), stopped like the
     node (SIGINT, SIGTERM, SIGKILL); ``args`` are its ``--ros-args``."""
 
-    def __init__(self, args: list[str], domain_id: int, log_path: Path):
+    def __init__(self, args: list[str], domain_id: int, log_path: Path,
+                 executor: str = 'events'):
         super().__init__(args, domain_id, log_path,
-                         program=[sys.executable, '-m', 'pose_lifter.cli.bench_relay'])
+                         program=[sys.executable, '-m', 'pose_lifter.cli.bench_relay',
+                                  '--executor', executor])
 
 
 def answers(persons: int, ids: list[str] | None = None):
@@ -86,16 +90,23 @@ def main(argv: list[str] | None = None) -> int:
     """Spin the relay until SIGINT/SIGTERM, then stop like the node: the signal only ends the
     spin loop (rclpy's own handlers would shut the context down under a message being taken,
     a traceback), and the node is destroyed before the context."""
-    from ..node.main import SPIN_PERIOD_S, install_stop_handlers
+    from ..node.main import SPIN_PERIOD_S, install_stop_handlers, make_executor
     stop = install_stop_handlers()
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.signals import SignalHandlerOptions
+    import argparse
 
-    rclpy.init(args=sys.argv if argv is None else argv,
-               signal_handler_options=SignalHandlerOptions.NO)
+    import rclpy
+    from rclpy.signals import SignalHandlerOptions
+    from rclpy.utilities import remove_ros_args
+
+    from ..node.params import EXECUTORS
+
+    args = sys.argv if argv is None else argv
+    p = argparse.ArgumentParser(prog='bench_relay', description=__doc__.split('\n\n')[0])
+    p.add_argument('--executor', choices=EXECUTORS, default='events')
+    kind = p.parse_args(remove_ros_args(args)[1:]).executor
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = make_relay()
-    executor = SingleThreadedExecutor()
+    executor, _ = make_executor(kind, stop)
     executor.add_node(node)
     try:
         while not stop.is_set():

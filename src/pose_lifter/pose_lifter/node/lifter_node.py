@@ -185,7 +185,7 @@ class PoseLifterNode(LifecycleNode):
         if self._timer is not None:
             self.destroy_timer(self._timer)
         self._timer = self.create_timer(min(DIAGNOSTICS_CHECK_S, s.diagnostics_period_s),
-                                        self._publish_diagnostics,
+                                        self._on_diagnostics_timer,
                                         clock=Clock(clock_type=ClockType.STEADY_TIME))
         self._diag_last = (-float('inf'), ())
 
@@ -378,6 +378,11 @@ class PoseLifterNode(LifecycleNode):
         if frame.truncated and self._throttle.ready('too_many_persons', time.monotonic()):
             self.get_logger().warning(f'{frame.truncated} persons over max_persons dropped '
                                       '(most confident kept)')
+
+    def _on_diagnostics_timer(self) -> None:
+        # no parameter: rclpy's EventsExecutor passes a TimerInfo to a callback that takes one,
+        # which would arrive as ``force`` and publish the full report every check
+        self._publish_diagnostics()
 
     def _publish_diagnostics(self, force: bool = False) -> None:
         """Every DIAGNOSTICS_CHECK_S: publish when diagnostics_period_s has passed or the

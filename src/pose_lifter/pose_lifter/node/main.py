@@ -10,6 +10,11 @@ only ask the spin loop to end; rclpy's own handlers, which would shut the contex
 transition while the context is still valid -- its worker stops, markers on screen are deleted,
 publishers and backend are released -- and only then is the context shut down. Further signals
 during that are ignored; the exit status is 0.
+
+The spin loop runs the executor the ``executor`` parameter names (``make_executor``): rclpy's
+C++ EventsExecutor by default where this rclpy has it (it takes a message to its callback in
+a fraction of the Python SingleThreadedExecutor's time, which rebuilds its wait set over every
+service, timer and event handler on each wake-up), or the SingleThreadedExecutor.
 """
 from __future__ import annotations
 
@@ -23,11 +28,16 @@ from ..resources import ensure_ament_prefix
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # Longest time a stop request waits for the spin loop to notice it (seconds).
 SPIN_PERIOD_S = 0.1
+# Executors made here live until the process ends: an EventsExecutor that catches signals
+# (see make_executor) may reset SIGINT/SIGTERM to their default action when destroyed, which
+# would let a late signal kill the process during its orderly shutdown.
+_EXECUTORS: list = []
 
 
-def install_stop_handlers() -> threading.Event:
-    """Handle SIGINT/SIGTERM by setting the returned event (idempotent; never raises)."""
-    stop = threading.Event()
+def install_stop_handlers(stop: threading.Event | None = None) -> threading.Event:
+    """Handle SIGINT/SIGTERM by setting ``stop`` (a new event when None), which is returned
+    (idempotent; never raises)."""
+    stop = threading.Event() if stop is None else stop
 
     def request_stop(signum, frame):
         stop.set()
@@ -37,12 +47,40 @@ def install_stop_handlers() -> threading.Event:
     return stop
 
 
+def make_executor(kind: str, stop: threading.Event, context=None) -> tuple[object, str]:
+    """An executor for the spin loop and the kind it is: ``events`` (rclpy's
+    ``rclpy.experimental.EventsExecutor``; ``single_threaded`` where this rclpy lacks it) or
+    ``single_threaded`` (``rclpy.executors.SingleThreadedExecutor``).
+
+    Later rclpy releases' EventsExecutor catches SIGINT/SIGTERM itself (an asio signal set)
+    and shuts the context down, which is what ``install_stop_handlers`` exists to prevent
+    (rclpy 9.1's does not): the handlers that set ``stop`` are installed again after it."""
+    from rclpy.executors import SingleThreadedExecutor
+
+    from .params import EXECUTORS
+    if kind not in EXECUTORS:
+        raise ValueError(f'executor {kind!r}: choose from {list(EXECUTORS)}')
+    executor, used = None, 'single_threaded'
+    if kind == 'events':
+        try:
+            from rclpy.experimental import EventsExecutor
+        except ImportError:
+            pass
+        else:
+            executor, used = EventsExecutor(context=context), 'events'
+            install_stop_handlers(stop)
+    if executor is None:
+        executor = SingleThreadedExecutor(context=context)
+    _EXECUTORS.append(executor)
+    return executor, used
+
+
 def main(argv: list[str] | None = None) -> int:
     stop = install_stop_handlers()      # first: a Ctrl-C while importing is a stop request too
     ensure_ament_prefix()
     import rclpy
     from rclpy.exceptions import ParameterException
-    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.executors import ExternalShutdownException
     from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
     from rclpy.signals import SignalHandlerOptions
 
@@ -62,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f'pose_lifter_node: error: {reason}', file=sys.stderr)
         rclpy.try_shutdown()
         return 2
-    executor = SingleThreadedExecutor()
+    kind = node.settings().executor
+    executor, used = make_executor(kind, stop)
+    if used != kind:
+        node.get_logger().warning(f'executor {kind}: this rclpy has no EventsExecutor; '
+                                  f'spinning with {used}')
     executor.add_node(node)
     try:
         if not stop.is_set():

@@ -22,6 +22,8 @@ from ..resources import share_dir
 CONFIG_FILE = ('config', 'lifter.yaml')
 # What arrives on keypoints_2d (or, for hri, on the ROS4HRI body topics): see node/sources.py.
 INPUT_FORMATS = ('pose_lifter', 'yolo_ros', 'hri')
+# pose_lifter_node's spin loop (node/main.py make_executor).
+EXECUTORS = ('events', 'single_threaded')
 
 
 class ConfigError(PoseLifterInputError):
@@ -42,6 +44,10 @@ class Settings:
     backend: str = _p('inference backend (auto falls back TensorRT -> CUDA -> CPU)',
                       choices=BACKENDS)
     threads: int = _p('onnxruntime intra-op threads; 0 = library default', 0, 256)
+    executor: str = _p("pose_lifter_node's spin loop (read at start-up): events = rclpy's "
+                       'C++ EventsExecutor (single_threaded where rclpy lacks it), '
+                       'single_threaded = rclpy.executors.SingleThreadedExecutor',
+                       choices=EXECUTORS)
     fp16: bool = _p('TensorRT: FP16 engine where supported')
     engine_cache_dir: str = _p("TensorRT engine cache folder; '' = the backend's default")
     warmup_runs: int = _p('inference runs at configure per warm-up batch size', 0, 100)

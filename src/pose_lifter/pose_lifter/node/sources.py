@@ -18,6 +18,7 @@ Frame2D (node/inputs.py, pure). Topics:
 from __future__ import annotations
 
 import importlib
+import inspect
 import time
 from collections.abc import Callable
 from functools import partial
@@ -48,6 +49,26 @@ MESSAGES = {
     'hri': ('hri_msgs.msg', ('IdsList', 'Skeleton2D'),
             'build hri_msgs (ros4hri/hri_msgs) or install ros-<distro>-hri-msgs'),
 }
+
+
+class WithMessageInfo:
+    """A subscription callback that gets each message's MessageInfo: ``on_info(info)``, then
+    ``on_message(msg)``.
+
+    rclpy hands a callback of two parameters (msg, info). Its SingleThreadedExecutor calls it
+    with two arguments; the EventsExecutor of rclpy 9 calls it with one, the (msg, info) tuple
+    that ``take_message`` returned. A message is never a tuple, so both are told apart."""
+
+    __signature__ = inspect.Signature(
+        [inspect.Parameter(name, inspect.Parameter.POSITIONAL_ONLY) for name in ('msg', 'info')])
+
+    def __init__(self, on_message: Callable[[Any], None], on_info: Callable[[Any], None]):
+        self.on_message, self.on_info = on_message, on_info
+
+    def __call__(self, *args: Any) -> None:
+        msg, info = args[0] if len(args) == 1 and isinstance(args[0], tuple) else args
+        self.on_info(info)
+        self.on_message(msg)
 
 
 class InputUnavailable(RuntimeError):
@@ -134,11 +155,7 @@ class Inputs:
                            f'({info.total_count} so far; best-effort inputs over ~0.5 MB do '
                            'not arrive with Fast DDS)')
         if sequence:
-            plain = callback
-
-            def callback(msg, info, topic=topic):    # rclpy passes MessageInfo to 2 arguments
-                self._count_gaps(topic, info)
-                plain(msg)
+            callback = WithMessageInfo(callback, partial(self._count_gaps, topic))
         try:
             return self.node.create_subscription(
                 msg_type, topic, callback, self._qos,
