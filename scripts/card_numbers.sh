@@ -34,6 +34,13 @@ for run in "default:--model models/default.onnx" "ensemble:--model models/ensemb
   $bin/pose-lifter eval --data "$data" ${run#*:} --joint-format coco17 --noise-px 4 --drop 0.05 \
     --json "$out/${name}_coco4.json" --table
 done
+# The default's track gate (its realism and the motion since the track's previous frame),
+# the same persons, at 0, 1.5, 4 and 8 px.
+for px in 0 1.5 4 8; do
+  echo "== default, track gate, COCO-17, $px px, 5 % dropped"
+  $bin/pose-lifter eval --data "$data" --model models/default.onnx --joint-format coco17 \
+    --noise-px "$px" --drop 0.05 --track-gate --json "$out/default_track_coco$px.json" --table
+done
 $bin/python scripts/noise_curve.py --model models/default.onnx models/ensemble.onnx \
   models/supervised.onnx \
   --data "$data" --out docs/images/noise_curve.png --json "$out/noise_curve.json" >/dev/null

@@ -69,6 +69,20 @@ def test_eval_prints_all_metrics(tiny_model, demo_poses, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)['metrics'] == result['metrics']
 
 
+def test_eval_track_gate(tiny_model, default_model, demo_poses, tmp_path, capsys):
+    """--track-gate needs a model with one; the shipped default has one."""
+    assert main(['eval', '--model', str(tiny_model), '--data', str(demo_poses), '--fps', '2',
+                 '--track-gate']) == 2
+    assert 'has no track gate' in capsys.readouterr().err
+    rc = main(['eval', '--model', str(default_model), '--data', str(demo_poses), '--fps', '2',
+               '--joint-format', 'coco17', '--noise-px', '4', '--drop', '0.05',
+               '--track-gate', '--json', str(tmp_path / 'e.json')])
+    assert rc == 0
+    result = json.loads((tmp_path / 'e.json').read_text())
+    assert 0.8 < result['gating']['track_gate']['history_share'] < 1.0
+    assert result['model_threshold'] != pytest.approx(0.4714, abs=1e-3)   # the gate's own
+
+
 def test_eval_missing_data_file(tiny_model, capsys):
     assert main(['eval', '--model', str(tiny_model), '--data', '/nonexistent.npz']) == 2
     assert 'pose file not found' in capsys.readouterr().err

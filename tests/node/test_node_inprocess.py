@@ -373,3 +373,41 @@ def test_diagnostics_go_out_at_their_period_under_either_executor(make_node, pro
         n = len(probe.diagnostics)
     assert 1 <= n <= 6, f'{n} reports in 2 s at a 0.5 s period'
 
+
+
+@pytest.mark.parametrize('enabled', [True, False])
+def test_track_gate_judges_each_track_with_its_last_accepted_detection(
+        make_node, probe, scene, default_model, enabled):
+    """The shipped model has a track gate: a track's first frame is judged on the frame alone,
+    its next one with the motion since (here none, 0.1 s later); a person without an id never
+    has history. track_gate:=false: the model's realism as it is."""
+    from pose_lifter.core.backends import create_backend
+    from pose_lifter.core.pipeline import Lifter
+    from pose_lifter.core.track_gate import TrackGate, features
+    node = make_node(model=str(default_model), track_gate=enabled, temporal_filter=False)
+    wait_until(probe.connected, what='discovery')
+    px = scene.pixels[:2]
+    _, first = lift_once(probe, px, scene.K, ids=['a', ''])
+    _, second = lift_once(probe, px, scene.K, ids=['a', ''])
+    lifter = Lifter(create_backend(default_model, 'onnxruntime'))
+    own = lifter.lift(px, np.repeat(scene.K[None], 2, axis=0)).realism
+    got = [[s.realism for s in out.skeletons] for out in (first, second)]
+    if not enabled:
+        np.testing.assert_allclose(got, [own, own], atol=1e-5)
+        wait_until(lambda: probe.latest_values().get('track_gate') == 'off', what='diagnostics')
+        return
+    gate = TrackGate.from_dict(lifter.contract.track_gate)
+    alone = gate.realism(features(own, px, None, None, 'h36m17'), lifter.threshold)
+    tracked = gate.realism(features(own, px, px, np.full(2, 0.1), 'h36m17'), lifter.threshold)
+    np.testing.assert_allclose(got[0], alone, atol=1e-5)
+    np.testing.assert_allclose(got[1], [tracked[0], alone[1]], atol=1e-5)
+    assert [s.status == 'ok' for s in second.skeletons] == list(
+        np.array([tracked[0], alone[1]]) >= gate.threshold)
+    wait_until(lambda: probe.latest_values().get('track_gate') == 'on', what='diagnostics')
+    assert len(node._track[1]) == 1                      # the track 'a'; '' has none
+
+
+def test_track_gate_is_off_for_a_model_without_one(make_node, probe):
+    make_node()
+    wait_until(lambda: probe.latest_values().get('track_gate') == 'off (the model has none)',
+               what='diagnostics')

@@ -143,6 +143,18 @@ def _parser() -> argparse.ArgumentParser:
                     help='what the gate sees: input residual presence realism pose bones '
                     '(default: input residual presence); without realism the critic is '
                     'neither run nor exported')
+    tg = sub.add_parser('track-gate', help="fit the track gate of an exported model: its "
+                        "realism combined with each person's motion since the same track's "
+                        'previous detection (stored in its contract)')
+    tg.add_argument('--model', required=True, help='exported .onnx (rewritten unless --out)')
+    tg.add_argument('--out', help='write the model with its track gate here instead')
+    tg.add_argument('--data', help="3D pose file (default: the model's own)")
+    tg.add_argument('--max-frames', type=int, default=3000,
+                    help='frames per fitted condition (frame rate x noise x joint format)')
+    tg.add_argument('--percentile', type=float, default=None,
+                    help="threshold percentile of the validation pairs (default: the model's "
+                    'realism calibration percentile)')
+    tg.add_argument('--seed', type=int, default=0)
     ca = sub.add_parser('calibrate', help="recalibrate an exported model's realism threshold "
                         'for detector-like input (rewrites its contract)')
     ca.add_argument('--model', required=True, help='exported .onnx (rewritten unless --out)')
@@ -328,6 +340,18 @@ def _gate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _track_gate(args: argparse.Namespace) -> int:
+    from .track_gate import fit_track_gate, main_summary
+    if args.max_frames < 10:
+        raise ConfigError('--max-frames must be >= 10')
+    summary = fit_track_gate(args.model, args.out, args.data, seed=args.seed,
+                             percentile=args.percentile, max_frames=args.max_frames)
+    print(main_summary(summary))
+    print(f'wrote {args.out or args.model}: track gate threshold {summary["threshold"]:.3f}; '
+          'score it: pose-lifter eval --track-gate --model ' + str(args.out or args.model))
+    return 0
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     from pose_lifter.core.backends import create_backend
     from pose_lifter.core.detector_noise import DetectorNoise
@@ -408,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {'fit': _fit, 'evaluate': _evaluate, 'export': _export,
                 'check': _check, 'calibrate': _calibrate, 'distill': _distill,
-                'gate': _gate, 'optimize': _optimize,
+                'gate': _gate, 'track-gate': _track_gate, 'optimize': _optimize,
                 'ensemble': _ensemble}[args.command](args)
     except EXPECTED as exc:
         print(f'error: {exc}', file=sys.stderr)

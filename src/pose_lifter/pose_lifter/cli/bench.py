@@ -56,6 +56,10 @@ def bench_backend(lifter: Lifter, px: np.ndarray, K: np.ndarray, repeats: int) -
     for persons in (1, 10):
         out[f'temporal_filter_{persons}_person'] = percentiles(
             _time(filter_frames(lifter.lift(px[:persons], K[:persons]).joints3d), repeats))
+    if lifter.contract.track_gate:
+        for persons in (1, 10):
+            out[f'track_gate_{persons}_person'] = percentiles(
+                _time(gate_frames(lifter, px[:persons], K[:persons]), repeats))
     big = min(len(px), 1024)
     t = _time(lambda: lifter.lift(px[:big], K[:big]), max(3, repeats // 20), warmup=1)
     out['throughput_poses_per_s'] = float(big / np.median(t))
@@ -79,6 +83,33 @@ def filter_frames(joints: np.ndarray, seed: int = 0):
         k = next(frame)
         temporal.update('camera', k * 33_333_333, ids, joints + noise[k % len(noise)])
     step.temporal = temporal       # for a look at its tracks and counts
+    return step
+
+
+def gate_frames(lifter: Lifter, px: np.ndarray, K: np.ndarray, seed: int = 0):
+    """A call that judges the next frame of ``px`` (N, 17, 2) pixels (every person a track of
+    its own, 1 px of jitter, 30 Hz stamps) with the model's track gate as the node does (its
+    seen points, the tracks' previous detections, the verdict, the history kept): the gate's
+    own cost per frame."""
+    from ..core.track_gate import TrackGate, TrackHistory, judge, seen_points
+
+    gate = TrackGate.from_dict(lifter.contract.track_gate)
+    history = TrackHistory(gate.max_gap_s)
+    result = lifter.lift(px, K)
+    noise = np.random.default_rng(seed).normal(0.0, 1.0, (64,) + px.shape)
+    conf = np.ones(px.shape[:2])
+    ids = [f'p{k}' for k in range(len(px))]
+    frame = iter(range(10**9))
+
+    def step() -> None:
+        k = next(frame)
+        stamp = k * 33_333_333
+        seen = seen_points(px + noise[k % len(noise)], conf, lifter.min_confidence)
+        prev, dt = history.previous('camera', ids, stamp, 'h36m17', seen.shape[1])
+        verdict = judge(gate, result.realism, result.status, seen, prev, dt, 'h36m17',
+                        lifter.threshold)
+        history.update('camera', ids, stamp, 'h36m17', seen, verdict[2])
+    step.history = history         # for a look at the tracks it keeps
     return step
 
 

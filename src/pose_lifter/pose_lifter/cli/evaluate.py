@@ -12,6 +12,7 @@ from ..core.evaluation import OCCLUSIONS, evaluate_pose_set
 from ..core.pipeline import Lifter
 from ..core.poses import PoseFileError, load_pose_file
 from ..core.synth_keypoints import SYNTH_FORMATS
+from ..core.track_gate import TrackGate
 from .lift import CliError
 
 TABLE_ROWS = (('mpjpe', 'MPJPE (mm)', 1.0), ('n_mpjpe', 'N-MPJPE (mm)', 1.0),
@@ -36,6 +37,9 @@ def format_table(result: dict) -> str:
                       f'{g["real_accepted_all"] * 100:.1f} |',
                       f'| all corrupted persons rejected (%) | '
                       f'{g["corrupted_rejected_all"] * 100:.1f} |']
+        if 'track_gate' in g:
+            lines.append(f'| judged by the track gate, with a previous frame (%) | '
+                         f'{g["track_gate"]["history_share"] * 100:.1f} |')
     lines.append(f'| poses x cameras lifted | {result["lifted"]} / {result["views"]} |')
     return '\n'.join(lines)
 
@@ -63,9 +67,18 @@ def run(args: argparse.Namespace) -> int:
             noise = DetectorNoise(args.noise_px, args.noise_size, args.drop, args.low_conf)
         except ValueError as exc:
             raise CliError(str(exc)) from None
+    track = None
+    if args.track_gate:
+        if not lifter.contract.track_gate:
+            raise CliError(f'{args.model} has no track gate (fit one: pose-lifter-train '
+                           f'track-gate --model {args.model})')
+        try:
+            track = TrackGate.from_dict(lifter.contract.track_gate)
+        except ValueError as exc:
+            raise CliError(f'{args.model}: {exc}') from None
     result = evaluate_pose_set(lifter, poses, gating=not (args.no_gating or args.baseline),
                                joint_format=args.joint_format, noise=noise, seed=args.seed,
-                               occlude=args.occlude)
+                               occlude=args.occlude, track_gate=track)
     result['model'] = str(args.model)
     result['backend'] = lifter.backend.describe()
     result['data'] = {'file': str(args.data), 'subjects': args.subjects or 'all',
@@ -105,6 +118,9 @@ def add_parser(sub) -> None:
     p.add_argument('--occlude', choices=sorted(OCCLUSIONS),
                    help='hide these joints of every person (legs: knees and ankles; right/'
                         "left: that side's elbow, wrist, knee and ankle)")
+    p.add_argument('--track-gate', action='store_true',
+                   help="judge realism with the model's track gate: each person's realism "
+                        "and its motion since the clip's previous evaluation frame")
     p.add_argument('--seed', type=int, default=0, help='seed of noise and corruptions')
     p.add_argument('--no-anchor', action='store_true',
                    help='score the raw network pose (no ray anchoring)')

@@ -106,6 +106,22 @@ def eval_views(joints_mm: np.ndarray, cameras: tuple[CameraSpec, ...] = EVAL_CAM
     return np.concatenate(out3d), np.concatenate(out2d), np.concatenate(ks)
 
 
+def eval_views_before(joints_mm: np.ndarray, before: np.ndarray,
+                      cameras: tuple[CameraSpec, ...] = EVAL_CAMERAS) -> np.ndarray:
+    """The poses ``before`` (F, J, 3) mm world (e.g. each frame's predecessor) seen by the
+    cameras ``eval_views`` places on ``joints_mm``' roots -- a camera that stays where it was
+    for that earlier moment. Returns camera-frame (C*F, J, 3) metres, camera-major."""
+    f = len(joints_mm)
+    roots = joints_mm[:, 0] / 1000.0
+    out = []
+    for cam in cameras:
+        full = np.full(f, 1.0)
+        centre, rot = place_cameras(roots, cam.distance * full, cam.height * full,
+                                    cam.azimuth * full, cam.pan * full, cam.tilt * full)
+        out.append(to_camera(before, centre, rot))
+    return np.concatenate(out)
+
+
 def random_cameras(roots_m: np.ndarray, rng: np.random.Generator,
                    distance: tuple[float, float] = (3.0, 30.0),
                    height: tuple[float, float] = (0.5, 2.5),

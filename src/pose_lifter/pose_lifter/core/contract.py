@@ -38,6 +38,9 @@ class ModelContract:
     # per-joint 90 % radii (seen / inferred joints) and the root's relative depth/lateral error
     # (core.uncertainty.UncertaintyCalibration.to_dict); empty = no calibrated uncertainty
     uncertainty_calibration: dict = field(default_factory=dict)
+    # realism from this frame and the track's previous detection (core.track_gate.TrackGate
+    # .to_dict); empty = the node and eval judge each frame alone
+    track_gate: dict = field(default_factory=dict)
     critic_views_deg: list[float] = field(default_factory=list)
     normalisation: NormalisationSpec = field(default_factory=NormalisationSpec)
     joint_format: str = H36M17.name

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cameras import EVAL_CAMERAS, CameraSpec, eval_views
-from .detector_noise import DetectorNoise, synthesise_detections
+from .cameras import EVAL_CAMERAS, CameraSpec, eval_views, eval_views_before
+from .detector_noise import DetectorNoise, from_h36m17, project_visible, synthesise_detections
 from .metrics import gating_metrics, pa_mpjpe, per_joint_error, pose_metrics, root_align
 from .pipeline import STATUS_TOO_FEW, Lifter, LiftResult
 from .poses import PoseSet
 from .skeleton import H36M17
+from .track_gate import TrackGate, judge
 from .uncertainty import coverage
 
 # Body parts an occlusion hides (H36M-17 names; the same names in every joint format's layout)
@@ -62,7 +63,8 @@ def lift_in_chunks(lifter: Lifter, pixels: np.ndarray, K: np.ndarray, chunk: int
 def evaluate_pose_set(lifter: Lifter, poses: PoseSet,
                       cameras: tuple[CameraSpec, ...] = EVAL_CAMERAS,
                       gating: bool = True, seed: int = 0, joint_format: str = 'h36m17',
-                      noise: DetectorNoise | None = None, occlude: str | None = None) -> dict:
+                      noise: DetectorNoise | None = None, occlude: str | None = None,
+                      track_gate: TrackGate | None = None) -> dict:
     """All accuracy and gating metrics for ``poses`` seen by ``cameras``, lifted by ``lifter``.
 
     Without ``noise`` the lifter sees exact H36M-17 projections and the gating run corrupts
@@ -70,6 +72,10 @@ def evaluate_pose_set(lifter: Lifter, poses: PoseSet,
     confused detector would) goes through ``detector_noise.synthesise_detections`` in
     ``joint_format``; gating then also reports the share of *all* real persons accepted
     (persons not lifted count as not accepted) and the corrupted rejected per kind.
+    ``track_gate`` judges every person with the track gate (core/track_gate.py): its
+    realism combined with its motion since the same clip's previous evaluation frame seen by
+    the same camera (the real detections there; a corrupted person was real a frame before);
+    the first frame of a clip has no history. Its threshold replaces the model's.
     ``occlude`` (``OCCLUSIONS``: legs, right, left) hides those joints of every person, real
     and corrupted; ``occluded`` then scores the joints still seen (PA-MPJPE aligned on them),
     the inferred ones, and ``inferred_status`` the share whose status names what was inferred.
@@ -86,9 +92,14 @@ def evaluate_pose_set(lifter: Lifter, poses: PoseSet,
     lifted_all = lift_all(lifter, pixels, K, joint_format=joint_format, confidence=conf)
     joints, realism, status = lifted_all.joints3d, lifted_all.realism, lifted_all.status
     lifted = status != STATUS_TOO_FEW
+    track = None
+    if track_gate is not None:
+        track = (track_gate, *previous_frames(poses, cameras, K, joint_format, noise, seed))
+        realism, status = track_judged(track, realism, status, pixels, joint_format,
+                                       lifter.threshold)
     pred, gt = joints[lifted] * 1000.0, cam3d[lifted] * 1000.0
     out = {
-        'model_threshold': lifter.threshold,
+        'model_threshold': lifter.threshold if track_gate is None else track_gate.threshold,
         'poses': int(len(poses)), 'views': int(len(pixels)), 'lifted': int(lifted.sum()),
         'cameras': len(cameras),
         'metrics': pose_metrics(pred, gt),
@@ -121,8 +132,47 @@ def evaluate_pose_set(lifter: Lifter, poses: PoseSet,
             out['occluded']['pa_mpjpe_seen'] / ref['pa_mpjpe_seen']
     if gating:
         out['gating'] = _gating(lifter, realism[lifted], status, cam3d, pixels, K, rng,
-                                joint_format, noise, conf if occlude is not None else None)
+                                joint_format, noise, conf if occlude is not None else None,
+                                track)
+        if track is not None:
+            out['gating']['track_gate'] = {'history_share': float(np.isfinite(track[2]).mean())}
     return out
+
+
+def previous_frames(poses: PoseSet, cameras: tuple[CameraSpec, ...], K: np.ndarray,
+                    joint_format: str, noise: DetectorNoise | None, seed: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """What a track saw a moment before each evaluation view: the same clip's previous frame,
+    seen by that view's camera where it stands now (``eval_views`` places its cameras on each
+    frame's root; a real camera does not follow the person between two frames) and detected
+    with a noise draw of its own (a stream separate from the evaluation's, so its other
+    numbers do not change). Returns pixels (C*F, J, 2) in ``joint_format``, NaN for a clip's
+    first frame, and the time between the two frames (C*F,) s, NaN there."""
+    f = len(poses.joints)
+    has = np.zeros(f, bool)
+    has[1:] = poses.clip[1:] == poses.clip[:-1]
+    before = poses.joints[np.where(has, np.arange(f) - 1, np.arange(f))]
+    cam3d = eval_views_before(poses.joints, before, cameras)
+    rng = np.random.default_rng([seed, 1])
+    if noise is None:
+        prev = project_visible(from_h36m17(cam3d, joint_format), K)
+    else:
+        prev, _ = synthesise_detections(cam3d, K, joint_format, noise, rng)
+    has = np.tile(has, len(cameras))
+    prev[~has] = np.nan
+    dt = np.where(has, 1.0 / np.tile(poses.clip_fps[poses.clip], len(cameras)), np.nan)
+    return prev, dt
+
+
+def track_judged(track: tuple, realism: np.ndarray, status: np.ndarray, pixels: np.ndarray,
+                 joint_format: str, model_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """(gate, previous pixels, dt) of ``previous_frames``, the model's realism (N,) and
+    statuses (N,), the persons' pixels -> the track gate's realism (N,) and statuses
+    (``track_gate.judge``)."""
+    gate, prev, dt = track
+    combined, status, _ = judge(gate, realism, status, pixels, prev, dt, joint_format,
+                                model_threshold)
+    return combined, status
 
 
 def uncertainty_metrics(result: LiftResult, cam3d: np.ndarray, lifted: np.ndarray) -> dict:
@@ -187,8 +237,10 @@ def occluded_metrics(pred_mm: np.ndarray, gt_mm: np.ndarray, occlude: str) -> di
 
 def _gating(lifter: Lifter, realism: np.ndarray, status: np.ndarray, cam3d: np.ndarray,
             pixels: np.ndarray, K: np.ndarray, rng: np.random.Generator, joint_format: str,
-            noise: DetectorNoise | None, occluded: np.ndarray | None = None) -> dict:
-    """Realism of the real persons (lifted ones: ``realism``) against corrupted ones."""
+            noise: DetectorNoise | None, occluded: np.ndarray | None = None,
+            track: tuple | None = None) -> dict:
+    """Realism of the real persons (lifted ones: ``realism``) against corrupted ones (judged
+    by the track gate of ``track`` when given, see ``track_judged``)."""
     from .corruptions import corrupt_mixed
     if noise is None:
         bad_px, kinds = corrupt_mixed(pixels, rng)
@@ -200,11 +252,16 @@ def _gating(lifter: Lifter, realism: np.ndarray, status: np.ndarray, cam3d: np.n
         bad_conf = np.where(occluded > 0, 1.0 if bad_conf is None else bad_conf, 0.0)
     _, bad_realism, bad_status = lift_in_chunks(lifter, bad_px, K, joint_format=joint_format,
                                                 confidence=bad_conf)
+    threshold = lifter.threshold
+    if track is not None:
+        bad_realism, bad_status = track_judged(track, bad_realism, bad_status, bad_px,
+                                               joint_format, lifter.threshold)
+        threshold = track[0].threshold
     ok_bad = bad_status != STATUS_TOO_FEW
-    out = gating_metrics(realism, bad_realism[ok_bad], lifter.threshold)
+    out = gating_metrics(realism, bad_realism[ok_bad], threshold)
     out['per_kind_auc'] = {
         str(k): gating_metrics(realism, bad_realism[ok_bad & (kinds == k)],
-                               lifter.threshold)['gating_auc'] for k in np.unique(kinds)}
+                               threshold)['gating_auc'] for k in np.unique(kinds)}
     # shares over every person, whether lifted or not (not lifted = not accepted)
     out['real_accepted_all'] = float((status == 'ok').mean())
     out['corrupted_rejected_all'] = float((bad_status != 'ok').mean())

@@ -46,6 +46,7 @@ from ..core.pipeline import Lifter
 from ..core.stamps import ACCEPT, StampGuard, Verdict
 from ..core.sync import LatestSlot, header_stamp_ns
 from ..core.temporal import TemporalFilter, from_parameters
+from ..core.track_gate import TrackGate, TrackHistory, judge, seen_points
 from ..core.undistort import CameraModel, UnknownDistortionModel, undistort_points
 from ..resources import default_model
 from . import convert, inputs, sources
@@ -87,6 +88,7 @@ class PoseLifterNode(LifecycleNode):
         self._camera: tuple[tuple, CameraModel] | None = None
         self._stamp_lock = threading.Lock()
         self._last_header = convert.Header()
+        self._track: tuple[TrackGate, TrackHistory] | None = None     # per activation
         self._temporal: TemporalFilter | None = None
         self._temporal_counts: dict[str, int] = {}
         self._s = self.settings()
@@ -195,6 +197,12 @@ class PoseLifterNode(LifecycleNode):
         if problem is not None:
             self.get_logger().error(f'activate failed: {problem}')
             return FAILURE
+        try:
+            self._track = self._track_gate(s)
+        except ValueError as exc:
+            self.get_logger().error(f'activate failed: the model\'s track gate: {exc} (or set '
+                                    'track_gate:=false)')
+            return FAILURE
         result = super().on_activate(state)     # lifecycle publishers on before any input
         if result != SUCCESS:
             return result
@@ -218,6 +226,15 @@ class PoseLifterNode(LifecycleNode):
         self.get_logger().info(f'active: {self._inputs.topics} -> skeletons_3d, markers '
                                f'(camera_info sync: {self._inputs.sync})')
         return SUCCESS
+
+    def _track_gate(self, s: Settings) -> tuple[TrackGate, TrackHistory] | None:
+        """The model's track gate and an empty history, or None (off, or the model has
+        none). Raises ValueError for a track gate this version cannot use."""
+        spec = self.lifter.contract.track_gate if self.lifter is not None else {}
+        if not (s.track_gate and spec):
+            return None
+        gate = TrackGate.from_dict(spec)
+        return gate, TrackHistory(gate.max_gap_s)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop()
@@ -353,6 +370,8 @@ class PoseLifterNode(LifecycleNode):
         if not header.frame_id and info is not None:     # e.g. an unstamped detector frame
             header.frame_id = info.header.frame_id.lstrip('/')
         self._last_header = header
+        if self._track is not None:
+            self._judge_over_time(header.frame_id, stamp, frame, result, lifter.min_confidence)
         if self._temporal is not None:       # lifted persons only: the others are NaN
             result.joints3d = self._temporal.update(header.frame_id, stamp, frame.ids,
                                                     result.joints3d)
@@ -368,6 +387,19 @@ class PoseLifterNode(LifecycleNode):
         age = (self.get_clock().now().nanoseconds - stamp) / 1e9
         self.stats.record(time.perf_counter() - received_s, age, list(result.status))
 
+    def _judge_over_time(self, frame_id: str, stamp: int, frame: convert.Frame2D,
+                         result, min_confidence: float) -> None:
+        """Realism, status and plausible of ``result`` from the track gate (core/track_gate.py);
+        the accepted persons become their tracks' reference."""
+        gate, history = self._track
+        seen = seen_points(frame.keypoints, frame.confidence, min_confidence)
+        prev, dt = history.previous(frame_id, frame.ids, stamp, frame.joint_format,
+                                    seen.shape[1])
+        result.realism, result.status, result.plausible = judge(
+            gate, result.realism, result.status, seen, prev, dt, frame.joint_format,
+            self.lifter.threshold)
+        history.update(frame_id, frame.ids, stamp, frame.joint_format, seen, result.plausible)
+
     def _note(self, frame: convert.Frame2D) -> None:
         """Inputs that are served but worth counting (and a throttled log line)."""
         notes = {'zero_persons': int(len(frame.ids) == 0 and frame.truncated == 0),
@@ -378,6 +410,13 @@ class PoseLifterNode(LifecycleNode):
         if frame.truncated and self._throttle.ready('too_many_persons', time.monotonic()):
             self.get_logger().warning(f'{frame.truncated} persons over max_persons dropped '
                                       '(most confident kept)')
+
+    def _track_state(self, s: Settings) -> str:
+        if self._track is not None:
+            return 'on'
+        if s.track_gate and self.lifter is not None and not self.lifter.contract.track_gate:
+            return 'off (the model has none)'
+        return 'off'
 
     def _on_diagnostics_timer(self) -> None:
         # no parameter: rclpy's EventsExecutor passes a TimerInfo to a callback that takes one,
@@ -409,6 +448,7 @@ class PoseLifterNode(LifecycleNode):
         values = {**values, 'input_format': s.input_format,
                   'camera_info_sync': sources.sync_kind(s),
                   'temporal_filter': 'on' if self._temporal is not None else 'off',
+                  'track_gate': self._track_state(s),
                   **{f'temporal_{k}': str(v) for k, v in self._temporal_counts.items()}}
         status = assess(self._configure_error, active, inputs, stats)
         name = f'{self.get_fully_qualified_name().lstrip("/")}: lifting'

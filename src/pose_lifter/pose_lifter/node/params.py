@@ -111,6 +111,9 @@ class Settings:
     marker_uncertainty: bool = _p('joint spheres show the uncertainty: opacity from the 90 % '
                                   'radius, inferred joints paler (per-point colours)',
                                   runtime=True)
+    track_gate: bool = _p("judge realism with the model's track gate where it has one: "
+                          "each person's realism and its motion since the same track's last "
+                          'accepted detection (needs Skeleton2D ids); false: each frame alone')
     diagnostics_period_s: float = _p('period of /diagnostics (s)', 0.1, 60.0)
     stale_after_s: float = _p('/diagnostics turns STALE after this long without keypoints (s); '
                               '0 = never', 0.0, 86400.0)
