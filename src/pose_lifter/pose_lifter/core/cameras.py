@@ -85,6 +85,18 @@ def to_camera(joints_mm: np.ndarray, centre: np.ndarray, rotation: np.ndarray) -
     return (joints_mm / 1000.0 - centre[:, None]) @ np.swapaxes(rotation, -1, -2)
 
 
+def _placed(joints_mm: np.ndarray, cameras: tuple[CameraSpec, ...]):
+    """Each camera of ``cameras`` placed on every root of ``joints_mm`` (F, J, 3) mm:
+    (camera, centres (F, 3), rotations (F, 3, 3)) per camera."""
+    f = len(joints_mm)
+    roots = joints_mm[:, 0] / 1000.0
+    full = np.full(f, 1.0)
+    for cam in cameras:
+        centre, rot = place_cameras(roots, cam.distance * full, cam.height * full,
+                                    cam.azimuth * full, cam.pan * full, cam.tilt * full)
+        yield cam, centre, rot
+
+
 def eval_views(joints_mm: np.ndarray, cameras: tuple[CameraSpec, ...] = EVAL_CAMERAS
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every pose through every evaluation camera.
@@ -93,12 +105,8 @@ def eval_views(joints_mm: np.ndarray, cameras: tuple[CameraSpec, ...] = EVAL_CAM
     intrinsics (C*F, 3, 3); camera-major order.
     """
     f = len(joints_mm)
-    roots = joints_mm[:, 0] / 1000.0
     out3d, out2d, ks = [], [], []
-    for cam in cameras:
-        full = np.full(f, 1.0)
-        centre, rot = place_cameras(roots, cam.distance * full, cam.height * full,
-                                    cam.azimuth * full, cam.pan * full, cam.tilt * full)
+    for cam, centre, rot in _placed(joints_mm, cameras):
         cam3d = to_camera(joints_mm, centre, rot)
         out3d.append(cam3d)
         out2d.append(project(cam3d, cam.K))
@@ -111,15 +119,8 @@ def eval_views_before(joints_mm: np.ndarray, before: np.ndarray,
     """The poses ``before`` (F, J, 3) mm world (e.g. each frame's predecessor) seen by the
     cameras ``eval_views`` places on ``joints_mm``' roots -- a camera that stays where it was
     for that earlier moment. Returns camera-frame (C*F, J, 3) metres, camera-major."""
-    f = len(joints_mm)
-    roots = joints_mm[:, 0] / 1000.0
-    out = []
-    for cam in cameras:
-        full = np.full(f, 1.0)
-        centre, rot = place_cameras(roots, cam.distance * full, cam.height * full,
-                                    cam.azimuth * full, cam.pan * full, cam.tilt * full)
-        out.append(to_camera(before, centre, rot))
-    return np.concatenate(out)
+    return np.concatenate([to_camera(before, centre, rot)
+                           for _, centre, rot in _placed(joints_mm, cameras)])
 
 
 def random_cameras(roots_m: np.ndarray, rng: np.random.Generator,

@@ -31,7 +31,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .detector_noise import joint_kappa
+from .adapters import clean
+from .detector_noise import joint_kappa, person_height
+from .pipeline import STATUS_IMPLAUSIBLE, STATUS_OK
 
 FEATURES = ('logit', 'history', 'top1', 'top3', 'rest', 'total', 'log_dt', 'log_height')
 MOTION_UNIT_PX = 10.0      # motion unit (x the joint's kappa); 4-40 px gave the same AUCs
@@ -43,15 +45,6 @@ def logit(p: np.ndarray) -> np.ndarray:
     """(N,) probabilities -> log-odds, clipped to +-LOGIT_CLIP (NaN stays NaN)."""
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1.0 - 1e-12)
     return np.clip(np.log(p) - np.log1p(-p), -LOGIT_CLIP, LOGIT_CLIP)
-
-
-def _extent(points: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """(N, J, 2) points, (N, J) seen -> (N,) max of the seen points' bbox width and height
-    (``detector_noise.person_height``, without its NaN reductions); 0 with fewer than 2."""
-    hi = np.where(seen[..., None], points, -np.inf).max(axis=1)               # (N, 2)
-    lo = np.where(seen[..., None], points, np.inf).min(axis=1)
-    ext = (hi - lo).max(axis=1)
-    return np.where(seen.sum(axis=1) >= 2, ext, 0.0)
 
 
 def joint_motion(current: np.ndarray, previous: np.ndarray, kappa: np.ndarray
@@ -104,8 +97,7 @@ def features(realism: np.ndarray, current: np.ndarray, previous: np.ndarray | No
     top3 = ranked[:, :3].sum(-1)
     total = m.sum(-1)
     rest = (total - top3) / np.maximum(seen[rows].sum(-1) - 3, 1)
-    points = np.asarray(current, np.float64)[rows]
-    height = np.maximum(_extent(points, np.isfinite(points).all(-1)), 1.0)
+    height = np.maximum(person_height(np.asarray(current, np.float64)[rows]), 1.0)
     out[rows, 1] = 1.0
     out[rows, 2:6] = np.log1p(np.stack([ranked[:, 0], top3, rest, total], axis=-1))
     out[rows, 6] = np.log(dt_s[rows]) if dt_s is not None else 0.0
@@ -200,7 +192,6 @@ def seen_points(keypoints: np.ndarray, confidence: np.ndarray | None,
                 min_confidence: float = 0.0) -> np.ndarray:
     """(N, J, 2) detections with NaN where the Lifter counts a joint as missing (non-finite,
     confidence <= 0 or below ``min_confidence``)."""
-    from .adapters import clean
     points, conf = clean(keypoints, confidence)
     if min_confidence > 0:
         points[conf < min_confidence] = np.nan
@@ -218,7 +209,6 @@ def judge(gate: TrackGate, realism: np.ndarray, status: np.ndarray, current: np.
     Lifter gave none; without history the model's verdict, see the module), the statuses with
     ok / implausible decided by the gate's threshold (others kept) and plausible (N,) bool.
     """
-    from .pipeline import STATUS_IMPLAUSIBLE, STATUS_OK
     realism = np.asarray(realism, np.float64)
     lifted = np.isfinite(realism)
     combined = gate.realism(features(np.where(lifted, realism, 0.5), current, previous, dt_s,
@@ -275,6 +265,3 @@ class TrackHistory:
             del self._last[key]
         while len(self._last) > self.max_tracks:
             del self._last[next(iter(self._last))]
-
-    def clear(self) -> None:
-        self._last.clear()

@@ -371,7 +371,7 @@ class PoseLifterNode(LifecycleNode):
             header.frame_id = info.header.frame_id.lstrip('/')
         self._last_header = header
         if self._track is not None:
-            self._judge_over_time(header.frame_id, stamp, frame, result, lifter.min_confidence)
+            self._judge_over_time(header.frame_id, stamp, frame, result, lifter)
         if self._temporal is not None:       # lifted persons only: the others are NaN
             result.joints3d = self._temporal.update(header.frame_id, stamp, frame.ids,
                                                     result.joints3d)
@@ -388,16 +388,16 @@ class PoseLifterNode(LifecycleNode):
         self.stats.record(time.perf_counter() - received_s, age, list(result.status))
 
     def _judge_over_time(self, frame_id: str, stamp: int, frame: convert.Frame2D,
-                         result, min_confidence: float) -> None:
+                         result, lifter: Lifter) -> None:
         """Realism, status and plausible of ``result`` from the track gate (core/track_gate.py);
         the accepted persons become their tracks' reference."""
         gate, history = self._track
-        seen = seen_points(frame.keypoints, frame.confidence, min_confidence)
+        seen = seen_points(frame.keypoints, frame.confidence, lifter.min_confidence)
         prev, dt = history.previous(frame_id, frame.ids, stamp, frame.joint_format,
                                     seen.shape[1])
         result.realism, result.status, result.plausible = judge(
             gate, result.realism, result.status, seen, prev, dt, frame.joint_format,
-            self.lifter.threshold)
+            lifter.threshold)
         history.update(frame_id, frame.ids, stamp, frame.joint_format, seen, result.plausible)
 
     def _note(self, frame: convert.Frame2D) -> None:
