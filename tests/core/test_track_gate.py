@@ -94,7 +94,7 @@ def test_judge_keeps_other_statuses_and_unlifted_persons():
 
 
 def test_gate_round_trip_and_bad_gates():
-    gate = tg.TrackGate(tuple(np.linspace(1, -1, len(tg.FEATURES))), 0.3, 0.4, 0.5, "rule",
+    gate = tg.TrackGate(tuple(np.linspace(1, -1, len(tg.FEATURES))), 0.3, 0.4, 0.5, 'rule',
                         {'seed': 1})
     assert tg.TrackGate.from_dict(gate.to_dict()) == gate
     with pytest.raises(ValueError, match='features'):

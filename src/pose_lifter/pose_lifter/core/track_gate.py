@@ -132,7 +132,7 @@ class TrackGate:
             raise ValueError(f'track gate needs {len(FEATURES)} finite weights '
                              f'({", ".join(FEATURES)}), a finite bias, threshold and max_gap_s')
         if self.weights[0] <= 0 or not 0.0 < self.threshold < 1.0:
-            raise ValueError('track gate needs a positive weight on the model\'s realism and '
+            raise ValueError("track gate needs a positive weight on the model's realism and "
                              f'a threshold in (0, 1); got {self.weights[0]}, {self.threshold}')
 
     def realism(self, x: np.ndarray, model_threshold: float | None = None) -> np.ndarray:
@@ -159,7 +159,7 @@ class TrackGate:
         """Raises ValueError for a gate of other features or bad values."""
         if list(d.get('features', [])) != list(FEATURES):
             raise ValueError(f'track gate features {d.get("features")} are not this '
-                             f'version\'s {list(FEATURES)}')
+                             f"version's {list(FEATURES)}")
         try:
             return cls(tuple(float(w) for w in d['weights']), float(d['bias']),
                        float(d['threshold']), float(d.get('max_gap_s', 0.5)),

@@ -200,7 +200,7 @@ class PoseLifterNode(LifecycleNode):
         try:
             self._track = self._track_gate(s)
         except ValueError as exc:
-            self.get_logger().error(f'activate failed: the model\'s track gate: {exc} (or set '
+            self.get_logger().error(f"activate failed: the model's track gate: {exc} (or set "
                                     'track_gate:=false)')
             return FAILURE
         result = super().on_activate(state)     # lifecycle publishers on before any input
