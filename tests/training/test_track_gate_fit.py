@@ -64,3 +64,21 @@ def test_bad_requests_are_clear_errors(tmp_path, exported, capsys, demo_poses):
     missing = tmp_path / 'none.onnx'
     assert main(['track-gate', '--model', str(missing)]) == 2
     assert 'none.onnx' in capsys.readouterr().err
+
+
+def test_the_threshold_follows_the_detector_noise_it_is_chosen_on(tmp_path, default_model,
+                                                                   shared_data, capsys):
+    """--threshold-noise-px: real persons with more noise score lower, so the threshold that
+    keeps accepting (100 - percentile) % of them is lower; the rule says which noise."""
+    thresholds = {}
+    for px in ('4', '8'):
+        out = tmp_path / f'gate{px}.onnx'
+        assert main(['track-gate', '--model', str(default_model), '--out', str(out), '--data',
+                     str(shared_data), '--max-frames', '150', '--threshold-noise-px', px]) == 0
+        capsys.readouterr()
+        gate = TrackGate.from_dict(create_backend(out, 'onnxruntime').contract.track_gate)
+        assert f'{px} px' in gate.rule
+        thresholds[px] = gate.threshold
+    assert thresholds['8'] < thresholds['4']
+    assert main(['track-gate', '--model', str(default_model), '--threshold-noise-px', '-1']) == 2
+    assert '--threshold-noise-px' in capsys.readouterr().err

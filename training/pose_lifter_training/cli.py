@@ -154,6 +154,11 @@ def _parser() -> argparse.ArgumentParser:
     tg.add_argument('--percentile', type=float, default=None,
                     help="threshold percentile of the validation pairs (default: the model's "
                     'realism calibration percentile)')
+    tg.add_argument('--threshold-noise-px', type=float, default=4.0,
+                    help="detector noise of the validation persons the threshold is chosen on "
+                    '(set it to your detector\'s: at more noise than this, more real persons '
+                    'are rejected)')
+    tg.add_argument('--threshold-joint-format', default='coco17', choices=('coco17', 'h36m17'))
     tg.add_argument('--seed', type=int, default=0)
     ca = sub.add_parser('calibrate', help="recalibrate an exported model's realism threshold "
                         'for detector-like input (rewrites its contract)')
@@ -344,8 +349,12 @@ def _track_gate(args: argparse.Namespace) -> int:
     from .track_gate import fit_track_gate, main_summary
     if args.max_frames < 10:
         raise ConfigError('--max-frames must be >= 10')
+    if args.threshold_noise_px < 0:
+        raise ConfigError('--threshold-noise-px must be >= 0')
     summary = fit_track_gate(args.model, args.out, args.data, seed=args.seed,
-                             percentile=args.percentile, max_frames=args.max_frames)
+                             percentile=args.percentile, max_frames=args.max_frames,
+                             threshold_on=(10.0, args.threshold_noise_px,
+                                           args.threshold_joint_format))
     print(main_summary(summary))
     print(f'wrote {args.out or args.model}: track gate threshold {summary["threshold"]:.3f}; '
           'score it: pose-lifter eval --track-gate --model ' + str(args.out or args.model))

@@ -77,10 +77,12 @@ def labelled_views(lifter: Lifter, poses: PoseSet, noise_px: float, joint_format
 
 def fit_track_gate(model_path: str | Path, out: str | Path | None = None,
                    data_path: str | None = None, seed: int = 0,
-                   percentile: float | None = None, max_frames: int = MAX_FRAMES
-                   ) -> dict[str, Any]:
+                   percentile: float | None = None, max_frames: int = MAX_FRAMES,
+                   threshold_on: tuple[float, float, str] = VAL) -> dict[str, Any]:
     """Fit the track gate of ``model_path`` and store it in the contract of ``out`` (default:
-    the model file itself). Returns the fit's summary (weights, threshold, AUCs)."""
+    the model file itself). ``threshold_on``: (fps, noise px, joint format) of the validation
+    persons the threshold is chosen on (your detector's noise: its real persons keep being
+    accepted at the percentile). Returns the fit's summary (weights, threshold, AUCs)."""
     rng = np.random.default_rng(seed)
     proto, contract = read_model(model_path)
     cfg = config_from_dict((contract.training or {}).get('config') or {})
@@ -105,7 +107,7 @@ def fit_track_gate(model_path: str | Path, out: str | Path | None = None,
         raise ConfigError(f'{model_path}: its realism does not tell real from corrupted '
                           f'persons on the training views (weight {weights[0]:.3f} <= 0); a '
                           'track gate needs a model whose realism does (pose-lifter-train gate)')
-    fps, noise_px, fmt = VAL
+    fps, noise_px, fmt = threshold_on
     vx, vy = labelled_views(lifter, val.subsample(fps), noise_px, fmt,
                             np.random.default_rng(1))    # the same persons for every seed
     score = vx @ weights + bias
