@@ -155,8 +155,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="threshold percentile of the validation pairs (default: the model's "
                     'realism calibration percentile)')
     tg.add_argument('--threshold-noise-px', type=float, default=4.0,
-                    help="detector noise of the validation persons the threshold is chosen on "
-                    '(set it to your detector\'s: at more noise than this, more real persons '
+                    help='detector noise of the validation persons the threshold is chosen on '
+                    "(set it to your detector's: at more noise than this, more real persons "
                     'are rejected)')
     tg.add_argument('--threshold-joint-format', default='coco17', choices=('coco17', 'h36m17'))
     tg.add_argument('--seed', type=int, default=0)
