@@ -15,6 +15,7 @@ unchanged. Fitting through random cameras of the whole operating envelope instea
 test subject worse (ROC-AUC 0.942 against 0.958; training/README.md).
 
     pose-lifter-train track-gate --model models/default.onnx [--out M.onnx] [--seed 0]
+        [--threshold-noise-px 4]    # the noise of the persons the threshold is chosen on
 """
 from __future__ import annotations
 
