@@ -27,10 +27,12 @@ class RelayProcess(NodeProcess):
     node (SIGINT, SIGTERM, SIGKILL); ``args`` are its ``--ros-args``."""
 
     def __init__(self, args: list[str], domain_id: int, log_path: Path,
-                 executor: str = 'events'):
+                 executor: str | None = None):
+        from ..node.params import load_defaults
+        kind = executor or load_defaults()['executor']      # None: the node's default
         super().__init__(args, domain_id, log_path,
                          program=[sys.executable, '-m', 'pose_lifter.cli.bench_relay',
-                                  '--executor', executor])
+                                  '--executor', kind])
 
 
 def answers(persons: int, ids: list[str] | None = None):
@@ -98,11 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     from rclpy.signals import SignalHandlerOptions
     from rclpy.utilities import remove_ros_args
 
-    from ..node.params import EXECUTORS
+    from ..node.params import EXECUTORS, load_defaults
 
     args = sys.argv if argv is None else argv
     p = argparse.ArgumentParser(prog='bench_relay', description=__doc__.split('\n\n')[0])
-    p.add_argument('--executor', choices=EXECUTORS, default='events')
+    p.add_argument('--executor', choices=EXECUTORS, default=load_defaults()['executor'],
+                   help="the spin loop (default: the node's, config/lifter.yaml)")
     kind = p.parse_args(remove_ros_args(args)[1:]).executor
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = make_relay()
