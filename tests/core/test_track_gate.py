@@ -36,6 +36,34 @@ def test_missing_joints_and_too_few_joints_have_no_motion():
     assert np.isnan(tg.joint_motion(now, before, np.ones(J))).all()
 
 
+@pytest.mark.parametrize('joint_format', ['h36m17', 'body25'])
+def test_a_frames_plain_float_features_equal_the_batch_path(joint_format, monkeypatch):
+    """The node's frames (<= SMALL_FRAME persons) take a plain-float path: the same features
+    as the numpy batch path, over missing joints, too few joints, no history, stale or
+    missing dt, realism 0 / 1 and jumps."""
+    rng = np.random.default_rng(3)
+    j = 17 if joint_format == 'h36m17' else 25
+    small, batch = [], []
+    for _ in range(400):
+        n = int(rng.integers(1, tg.SMALL_FRAME + 1))
+        cur = rng.normal(500.0, 100.0, (n, j, 2))
+        prev = cur + rng.normal(0.0, rng.choice([0.5, 5.0, 80.0]), (n, j, 2))
+        for arr in (cur, prev):
+            arr[rng.random((n, j)) < rng.choice([0.0, 0.1, 0.8])] = np.nan
+        prev[rng.random(n) < 0.2] = np.nan
+        realism = rng.random(n)
+        realism[rng.random(n) < 0.2] = rng.choice([0.0, 1.0])
+        dt = rng.choice([0.033, 0.2, 0.0, -0.1, np.nan], n) if rng.random() < 0.8 else None
+        small.append(tg.features(realism, cur, prev, dt, joint_format))
+        with monkeypatch.context() as m:
+            m.setattr(tg, 'SMALL_FRAME', 0)
+            batch.append(tg.features(realism, cur, prev, dt, joint_format))
+    small, batch = np.concatenate(small), np.concatenate(batch)
+    assert small.shape == batch.shape
+    assert (batch[:, 1] == 1).mean() > 0.2 and (batch[:, 1] == 0).mean() > 0.2  # both kinds
+    np.testing.assert_allclose(small, batch, rtol=1e-12, atol=1e-12)
+
+
 def test_features_without_history_are_the_frame_alone():
     rng = np.random.default_rng(2)
     now = person(rng, 3)

@@ -81,7 +81,6 @@ class MarkerGeometry:
     scale: float = 0.0          # line width or sphere diameter, m
     lifetime_s: float = 0.0
     colors: np.ndarray | None = None   # (M, 4) per-point colours (SPHERE_LIST), or None
-    colors: np.ndarray | None = None   # (M, 4) per-point colours (SPHERE_LIST), or None
 
 
 def track_color(marker_id: int, alpha: float = 1.0) -> Color:

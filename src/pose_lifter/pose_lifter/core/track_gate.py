@@ -27,6 +27,7 @@ Pure numpy; the node keeps the previous detection of each track (``TrackHistory`
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -45,6 +46,12 @@ def logit(p: np.ndarray) -> np.ndarray:
     """(N,) probabilities -> log-odds, clipped to +-LOGIT_CLIP (NaN stays NaN)."""
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1.0 - 1e-12)
     return np.clip(np.log(p) - np.log1p(-p), -LOGIT_CLIP, LOGIT_CLIP)
+
+
+def _logit1(p: float) -> float:
+    """``logit`` of one probability, in plain floats."""
+    p = min(max(float(p), 1e-12), 1.0 - 1e-12)
+    return min(max(math.log(p) - math.log1p(-p), -LOGIT_CLIP), LOGIT_CLIP)
 
 
 def joint_motion(current: np.ndarray, previous: np.ndarray, kappa: np.ndarray
@@ -79,6 +86,8 @@ def features(realism: np.ndarray, current: np.ndarray, previous: np.ndarray | No
     no history); dt_s: (N,) seconds since them.
     """
     n = len(realism)
+    if 0 < n <= SMALL_FRAME and previous is not None:   # a frame's few persons
+        return np.array(_frame_features(realism, current, previous, dt_s, joint_format))
     out = np.zeros((n, len(FEATURES)))
     out[:, 0] = logit(realism)
     if previous is None or n == 0:
@@ -105,7 +114,59 @@ def features(realism: np.ndarray, current: np.ndarray, previous: np.ndarray | No
     return out
 
 
+# Up to this many persons the features are computed person by person in plain floats: the
+# same numbers (to float rounding) at a third of the numpy path's cost for the node's frames
+SMALL_FRAME = 4
+
+
+def _frame_features(realism: np.ndarray, current: np.ndarray, previous: np.ndarray,
+                    dt_s: np.ndarray | None, joint_format: str) -> list[list[float]]:
+    """``features`` of a few persons in plain floats (same arguments, previous not None):
+    a list of N rows."""
+    scale = _motion_scale(joint_format)
+    dts = [0.0] * len(realism) if dt_s is None else np.asarray(dt_s, np.float64).tolist()
+    rows = []
+    for r, cur, prev, dt in zip(np.asarray(realism, np.float64).tolist(),
+                                np.asarray(current, np.float64).tolist(),
+                                np.asarray(previous, np.float64).tolist(), dts):
+        row = [_logit1(r) if r == r else math.nan, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        rows.append(row)
+        if dt_s is not None and not (math.isfinite(dt) and dt > 0):
+            continue
+        moved = [(c[0] - q[0], c[1] - q[1], k) for c, q, k in zip(cur, prev, scale)]
+        moved = [m for m in moved if math.isfinite(m[0]) and math.isfinite(m[1])]
+        count = len(moved)
+        if count < MIN_JOINTS:
+            continue
+        xs, ys = sorted(m[0] for m in moved), sorted(m[1] for m in moved)
+        lo, hi = (count - 1) // 2, count // 2
+        sx, sy = 0.5 * (xs[lo] + xs[hi]), 0.5 * (ys[lo] + ys[hi])
+        motion = [((x - sx) * (x - sx) + (y - sy) * (y - sy)) / k for x, y, k in moved]
+        motion = sorted((v for v in motion if math.isfinite(v)), reverse=True)
+        if not motion:
+            continue
+        top3, total = sum(motion[:3]), sum(motion)
+        rest = (total - top3) / max(len(motion) - 3, 1)
+        valid = [c for c in cur if math.isfinite(c[0]) and math.isfinite(c[1])]
+        height = 0.0
+        if len(valid) >= 2:
+            height = max(max(c[0] for c in valid) - min(c[0] for c in valid),
+                         max(c[1] for c in valid) - min(c[1] for c in valid))
+        row[1:] = [1.0, math.log1p(motion[0]), math.log1p(top3), math.log1p(rest),
+                   math.log1p(total), math.log(dt) if dt_s is not None else 0.0,
+                   math.log(max(height, 1.0))]
+    return rows
+
+
 _KAPPA: dict[str, np.ndarray] = {}
+_SCALE: dict[str, list[float]] = {}
+
+
+def _motion_scale(joint_format: str) -> list[float]:
+    """(MOTION_UNIT_PX x kappa)^2 per joint as floats, once per joint format."""
+    if joint_format not in _SCALE:
+        _SCALE[joint_format] = ((MOTION_UNIT_PX * _kappa(joint_format)) ** 2).tolist()
+    return _SCALE[joint_format]
 
 
 def _kappa(joint_format: str) -> np.ndarray:
@@ -134,18 +195,19 @@ class TrackGate:
         if self.weights[0] <= 0 or not 0.0 < self.threshold < 1.0:
             raise ValueError("track gate needs a positive weight on the model's realism and "
                              f'a threshold in (0, 1); got {self.weights[0]}, {self.threshold}')
+        object.__setattr__(self, '_w', np.array(self.weights, np.float64))   # for realism()
 
     def realism(self, x: np.ndarray, model_threshold: float | None = None) -> np.ndarray:
         """(N, len(FEATURES)) features -> (N,) combined realism in [0, 1]. With
         ``model_threshold``, persons without history (``history`` 0) get the model's log-odds
         shifted so that ``model_threshold`` maps onto this gate's threshold."""
         x = np.asarray(x, np.float64)
-        z = x @ np.asarray(self.weights) + self.bias
+        z = x @ self._w + self.bias
         if model_threshold is not None:
             alone = x[:, 1] == 0
             if alone.any():
-                z[alone] = self.weights[0] * (x[alone, 0] - float(logit(model_threshold))) + \
-                    float(logit(self.threshold))
+                z[alone] = self.weights[0] * (x[alone, 0] - _logit1(model_threshold)) + \
+                    _logit1(self.threshold)
         return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
 
     def to_dict(self) -> dict:
