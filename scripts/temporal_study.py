@@ -2,7 +2,8 @@
 unfiltered outputs of a replay (``bag replay ... --param temporal_filter:=false``) and print
 the acceleration error and MPJPE of the real persons for each filter kind and setting.
 
-    .venv/bin/python scripts/temporal_study.py out/demo/replay_raw
+    .venv/bin/python scripts/temporal_study.py out/demo/replay_raw [--all-persons]
+    [--default-only]
 """
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from pose_lifter.core.metrics import per_joint_error, root_align
 from pose_lifter.core.temporal import Kalman, OneEuro, TemporalConfig, TemporalFilter
 
 
-def run_filter(pred, cfg: TemporalConfig | None) -> np.ndarray:
-    """Filtered joints (N, 17, 3) of a PersonTable, frame by frame in stamp order."""
+def run_filter(pred, cfg: TemporalConfig | None, all_persons: bool = False) -> np.ndarray:
+    """Filtered joints (N, 17, 3) of a PersonTable, frame by frame in stamp order; as in the
+    node, only the persons the replay marked plausible update their tracks (``all_persons``:
+    every lifted person does, as the node did before)."""
     if cfg is None:
         return pred.joints
     f = TemporalFilter(cfg)
@@ -32,7 +35,8 @@ def run_filter(pred, cfg: TemporalConfig | None) -> np.ndarray:
         if k == len(order) or keys[k] != keys[start]:
             rows = order[start:k]
             out[rows] = f.update(keys[start][1], keys[start][0], pred.id[rows].tolist(),
-                                 pred.joints[rows])
+                                 pred.joints[rows],
+                                 use=None if all_persons else pred.plausible[rows])
             start = k
     return out
 
@@ -55,6 +59,11 @@ def evaluate(pred, gt, joints) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument('replay')
+    ap.add_argument('--all-persons', action='store_true',
+                    help='every lifted person updates its track, implausible ones too (the '
+                    'node before it fed the filter its plausible persons only)')
+    ap.add_argument('--default-only', action='store_true',
+                    help="only the node's default setting")
     args = ap.parse_args()
     with BagReader(args.replay) as r:
         pred, gt = person_table(r, SKELETONS), person_table(r, GT)
@@ -70,10 +79,11 @@ def main() -> None:
     settings += [(Kalman(*p), Kalman(0.002, 0.5), Kalman(*d))
                  for p, d in itertools.product(((0.05, 3.0), (0.1, 3.0), (0.1, 2.0)),
                                                ((0.05, 0.3), (0.1, 0.1)))]
-    for pose, ray, depth in settings:
+    for pose, ray, depth in settings[:1] if args.default_only else settings:
         cfg = TemporalConfig(pose, ray, depth, jump_m=0.75, jump_depth=0.3, timeout_s=1.0,
                              max_tracks=256, associate=False, associate_gate_m=1.0)
-        print(pose, ray, depth, json.dumps(evaluate(pred, gt, run_filter(pred, cfg))))
+        print(pose, ray, depth, json.dumps(evaluate(pred, gt, run_filter(pred, cfg,
+                                                                          args.all_persons))))
 
 if __name__ == '__main__':
     main()

@@ -16,12 +16,13 @@ WALL0 = 1_800_000_000 * 1_000_000_000
 
 def fake_output(gt_bag, out, drop_every: int = 5, offset_m: float = 0.0,
                 with_inputs: bool = True, with_gt: bool = False, with_unknown: bool = False,
-                jitter_m: float = 0.0, envelope: bool = False):
+                jitter_m: float = 0.0, envelope: bool = False, legacy_ids: bool = False):
     """A replay output: the GT as predictions (joints + ``offset_m`` on every non-root joint's
     x, + ``jitter_m`` on even and - ``jitter_m`` on odd frames), realism 0.9 real / 0.1
     corrupted, every ``drop_every``-th frame unanswered, outputs received LATENCY_NS after the
     input was published; ``envelope``: corrupted persons come back as the node reports a
-    person outside the image (status outside_image, NaN joints and realism)."""
+    person outside the image (status outside_image, NaN joints and realism); ``legacy_ids``:
+    corrupted persons carry the ``corrupt:<kind>:<track>`` ids of earlier bag versions."""
     types = io.typestore().types
     writer = io.open_writer(out)
     conns = {t: io.add_topic(writer, t, m) for t, m in (
@@ -30,6 +31,7 @@ def fake_output(gt_bag, out, drop_every: int = 5, offset_m: float = 0.0,
     with io.BagReader(gt_bag) as reader:
         inputs = [data for _, _, data in reader.messages([io.KEYPOINTS])]
         truth = [m for _, m in reader.decoded(io.GT)]
+        writer.set_custom_data(io.META_MAKE, io.custom_json(reader.custom[io.META_MAKE]))
     for i, (data, gt) in enumerate(zip(inputs, truth)):
         published = WALL0 + i * 100_000_000
         if with_inputs:
@@ -47,7 +49,8 @@ def fake_output(gt_bag, out, drop_every: int = 5, offset_m: float = 0.0,
                 x=np.nan if outside else p.x + (shift if j else 0.0), y=p.y, z=p.z)
                 for j, p in enumerate(s.joints)]
             people.append(types['pose_lifter_msgs/msg/Skeleton3D'](
-                id=s.id, joints=joints, joint_uncertainty=np.zeros(0, np.float32),
+                id=f'{s.status}:{s.id}' if legacy_ids and not real else s.id, joints=joints,
+                joint_uncertainty=np.zeros(0, np.float32),
                 root_covariance=np.zeros(9), inferred_joints=[],
                 realism=0.9 if real else (np.nan if outside else 0.1), plausible=real,
                 status='ok' if real else ('outside_image' if outside else 'implausible')))
@@ -148,13 +151,21 @@ def test_persons_outside_the_envelope_count_as_rejected_corrupted(small_bag, tmp
     assert g['rejected_corrupted'] == 1.0 and g['accepted_real'] == 1.0
 
 
-def test_without_ground_truth_gating_comes_from_the_id_labels(small_bag, tmp_path):
+def test_without_ground_truth_gating_is_not_scored_and_says_why(small_bag, tmp_path):
+    # a corrupted person keeps its track id: only the ground truth labels it
     out = fake_output(small_bag, tmp_path / 'nogt', with_inputs=False)
     r = score(out)
-    assert r['accuracy'] is None
-    assert r['gating']['auc'] == 1.0
+    assert r['accuracy'] is None and r['gating'] is None
+    assert any('--gt' in w for w in r['warnings'])
     # No recorded publish times: latency falls back to header stamps (and says so).
     assert r['latency']['source'] == 'header_stamp'
+
+
+def test_without_ground_truth_an_earlier_bags_id_labels_still_score(small_bag, tmp_path):
+    out = fake_output(small_bag, tmp_path / 'legacy', with_inputs=False, legacy_ids=True)
+    r = score(out)
+    assert r['gating']['auc'] == 1.0 and r['gating']['corrupted'] > 0
+    assert r['gating']['rejected_corrupted'] == 1.0
 
 
 def test_the_gt_copy_inside_the_output_is_used(small_bag, tmp_path):

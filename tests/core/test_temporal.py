@@ -124,6 +124,30 @@ def test_dropped_frames_do_not_reset_and_nan_persons_pass_through():
     assert g.counts['new_tracks'] == 1
 
 
+def test_persons_not_used_pass_through_and_leave_their_track_alone():
+    """The node hands the filter only its plausible persons: a detection with misplaced
+    joints (judged implausible) is published as lifted and does not pull the track."""
+    truth = walker(40)
+    meas = noisy(truth)
+    bad = meas.copy()
+    bad[20, 4:7] += 0.6                        # a leg put 60 cm off for one frame
+    stamps = T0 + DT_NS * np.arange(40)
+    used, all_in, clean = (TemporalFilter(config()) for _ in range(3))
+    out_used = np.stack([used.update('cam', int(s), ['a'], bad[k:k + 1], use=[k != 20])[0]
+                         for k, s in enumerate(stamps)])
+    out_all = run(all_in, bad)
+    rows = np.r_[0:20, 21:40]
+    out_clean = run(clean, meas[rows], stamps=stamps[rows])
+    assert np.array_equal(out_used[20], bad[20])          # passed through unfiltered
+    assert np.allclose(out_used[rows], out_clean)         # as if the frame had not come
+    # fed to the filter, the bad frame leaks into the next ones
+    after = slice(21, 26)
+    assert mpjpe(out_all[after], truth[after]) > mpjpe(out_used[after], truth[after]) + 0.005
+    assert used.counts['new_tracks'] == 1 and used.counts['reset_id_switch'] == 0
+    with pytest.raises(ValueError, match='use must be'):
+        used.update('cam', int(stamps[-1]) + DT_NS, ['a'], meas[:1], use=[True, False])
+
+
 def test_id_switch_resets_the_track_and_is_counted():
     a, b = walker(30), walker(30, x0=2.5, seed=3)
     seq = np.concatenate([a[:15], b[15:]])

@@ -36,3 +36,22 @@ def test_a_track_is_smoothed_a_new_one_is_not(make_node, probe, scene, on):
     if on:
         wait_until(lambda: int(probe.latest_values().get('temporal_new_tracks', 0)) >= 2,
                    what='temporal_new_tracks in /diagnostics')
+
+
+@pytest.mark.parametrize('threshold', [0.0, 1.0], ids=['all_plausible', 'all_implausible'])
+def test_only_plausible_persons_are_filtered(make_node, probe, scene, threshold):
+    """A person the node judges implausible is published as lifted, unfiltered, and leaves
+    its track alone (a detector's misplaced joints must not pull the next frames)."""
+    make_node(temporal_filter=True, use_model_threshold=False, realism_threshold=threshold)
+    wait_until(probe.connected, what='discovery')
+    a = scene.pixels[:1]
+    b = a + np.random.default_rng(0).normal(0.0, 3.0, a.shape)
+    lift_once(probe, a, scene.K, ids=['a'])
+    _, out = lift_once(probe, np.concatenate([b, b]), scene.K, ids=['a', 'b'])
+    assert [s.plausible for s in out.skeletons] == [threshold == 0.0] * 2
+    seen, new = (as_array(s) for s in out.skeletons)
+    assert np.isfinite(seen).all() and np.isfinite(new).all()
+    if threshold == 0.0:
+        assert np.abs(seen - new).max() > 1e-3      # 'a' carries its past
+    else:
+        np.testing.assert_array_equal(seen, new)    # neither was filtered

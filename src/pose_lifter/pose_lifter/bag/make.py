@@ -63,8 +63,8 @@ def metadata(views: list[ClipView], opts: SceneOptions, source: str, frames: int
         'frames': frames,
         'options': asdict(opts),
         'selection': selection or {},
-        'labels': {'corrupt_id_prefix': CORRUPT_PREFIX, 'id_format': 'corrupt:<kind>:<track>',
-                   'gt_status_real': GT_STATUS, 'gt_status_corrupt': 'corrupt:<kind>',
+        'labels': {'id_format': 'c<clip>p<person>: a corrupted person keeps its track id',
+                   'gt_status_real': GT_STATUS, 'gt_status_corrupt': f'{CORRUPT_PREFIX}<kind>',
                    'note': 'corruptions of core.corruptions on the camera-frame 3D before '
                            'projection; GT holds the uncorrupted pose'},
         'visibility': {'min_depth_m': MIN_DEPTH_M, 'min_visible_joints': MIN_VISIBLE},

@@ -9,9 +9,12 @@ Conventions (also written into the bag's metadata, key ``pose_lifter``):
   of the walk along the camera's azimuth (people stay 3 to 30 m away). Static for the clip.
 - Person ``k`` of clip ``c`` has track id ``c<c>p<k>``: ``k = 0`` is the clip itself, ``k > 0``
   replays clip ``c + k`` (time-shifted, wrapped) placed beside/behind it.
-- A corrupted person (``corrupt_prob``) has id ``corrupt:<kind>:c<c>p<k>`` and GT status
+- A corrupted person (``corrupt_prob``, per person and frame) keeps its track id, as a
+  detector that misplaces joints keeps tracking the person, and has GT status
   ``corrupt:<kind>`` (kinds of core.corruptions, applied to the camera-frame 3D before the
   projection, so both joint formats see the same failure); real persons have GT status ``gt``.
+  (Bags of earlier versions gave a corrupted person the id ``corrupt:<kind>:<track>``;
+  ``bag score`` still reads those.)
 - A person is left out of a frame when its root is closer than ``MIN_DEPTH_M`` or fewer than
   ``MIN_VISIBLE`` joints fall inside the image; joints outside the image are missing (NaN,
   confidence 0), as a detector reports them.
@@ -62,7 +65,7 @@ class ClipView:
     centre: np.ndarray          # (3,) camera centre, world metres (pose file frame, Y up)
     rotation: np.ndarray        # (3, 3) world -> camera
     dt_ns: int                  # frame period
-    ids: list[str]              # (P,) track ids (without corruption prefix)
+    ids: list[str]              # (P,) track ids (corrupted or not)
     keypoints: np.ndarray       # (T, P, J, 2) pixels (distorted if the camera is), NaN missing
     confidence: np.ndarray      # (T, P, J)
     gt: np.ndarray              # (T, P, 17, 3) camera frame metres (uncorrupted)
@@ -71,8 +74,8 @@ class ClipView:
     extra: dict = field(default_factory=dict)
 
     def person_id(self, t: int, p: int) -> str:
-        kind = self.corruption[t, p]
-        return f'{CORRUPT_PREFIX}{kind}:{self.ids[p]}' if kind else self.ids[p]
+        """The track id of person ``p`` at frame ``t`` (the same when it is corrupted)."""
+        return self.ids[p]
 
     def gt_status(self, t: int, p: int) -> str:
         kind = self.corruption[t, p]

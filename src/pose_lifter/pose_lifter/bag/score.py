@@ -4,8 +4,9 @@ Outputs are matched to ground truth by (header stamp, person id). Accuracy uses 
 persons (GT status ``gt``) the node lifted: every metric of core.metrics on root-aligned mm,
 per joint and per clip, plus the metric placement error of the root, and beside it the same
 metrics of the zero-depth and mean-pose baselines on the same persons (bag/baselines.py).
-Gating compares the realism of real and corrupted persons (labels from the GT status, or the
-``corrupt:`` id prefix without GT) and reads the node's decisions from ``plausible``.
+Gating compares the realism of real and corrupted persons (labels from the GT status; a
+corrupted person keeps its track id, so the node's track gate judges it against the same
+track's previous detection) and reads the node's decisions from ``plausible``.
 ``inputs`` says what went in: the ``bag make`` options and source, the replay options, the
 model (path, content hash, threshold from its contract) and the backend the node reported.
 Latency is output receive time minus input publish time for the same stamp (both wall clock,
@@ -192,7 +193,8 @@ def latency(pub_stamps: np.ndarray, pub_times: np.ndarray | None, out_stamps: np
 
 
 def _labels(pred: PersonTable, gt_status: np.ndarray | None) -> np.ndarray:
-    """'' for real persons, else the corruption kind (from GT status, or the id prefix)."""
+    """'' for real persons, else the corruption kind (from GT status; without GT, from the
+    ``corrupt:<kind>:`` id prefix of bags made by earlier versions)."""
     if gt_status is not None:
         src = np.where(np.char.startswith(gt_status, CORRUPT_PREFIX), gt_status, '')
         return np.array([s[len(CORRUPT_PREFIX):] if s else '' for s in src.tolist()], dtype=str)
@@ -317,7 +319,15 @@ def score(out_path: str | Path, gt_path: str | Path | None = None,
                                          custom.get(META_REPLAY))
     else:
         result['accuracy'] = None
-        result['gating'] = gating(pred, _labels(pred, None), threshold)
+        labels = _labels(pred, None)
+        if not labels.any() and float((made.get('options') or {}).get('corrupt_prob', 0)) > 0:
+            # this version's bags label a corrupted person in the ground truth only
+            warnings.append('no ground truth: the corrupted persons of this bag are labelled '
+                            'there only (they keep their track ids), so the gating is not '
+                            'scored; give the input bag with --gt')
+            result['gating'] = None
+        else:
+            result['gating'] = gating(pred, labels, threshold)
     result['latency'] = latency(pub_stamps, pub_times, out_stamps, out_times)
     result['warnings'] = warnings     # what was skipped or could not be read, never silent
     return result

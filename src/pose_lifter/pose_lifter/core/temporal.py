@@ -26,7 +26,8 @@ before a track's last one restarts the track (``reset_stamp_back``); a stamp mor
 than ``timeout_s`` ahead lets every track expire. Tracks not seen for ``timeout_s`` expire
 (``expired``); beyond ``max_tracks`` the track seen
 longest ago is evicted (``evicted``). Persons with a non-finite root (not lifted) pass through
-and leave the state alone; other non-finite values are not used for the update. Persons with an
+and leave the state alone, as do the persons ``update`` is told not to use (the node: those
+judged implausible); other non-finite values are not used for the update. Persons with an
 empty id are filtered only with ``associate``: greedy nearest-neighbour matching of their root
 to the predicted roots of earlier id-less tracks of the same camera, within ``associate_gate_m``
 (``associated`` / ``new_tracks`` count). All counters are in ``TemporalFilter.counts``.
@@ -198,18 +199,25 @@ class TemporalFilter:
         self._newest = None
 
     def update(self, frame_id: str, stamp_ns: int, ids: Sequence[str],
-               joints: np.ndarray) -> np.ndarray:
+               joints: np.ndarray, use: np.ndarray | None = None) -> np.ndarray:
         """Filter one frame: joints (N, 17, 3) metres in the camera frame ``frame_id`` at
-        ``stamp_ns``, ids (N,) track ids ('' = none). Returns (N, 17, 3): filtered where a
+        ``stamp_ns``, ids (N,) track ids ('' = none); use (N,) bool or None (everyone): the
+        persons that may update their tracks -- the others (the node: persons its gate judged
+        implausible, e.g. a detector's misplaced joints) pass through unfiltered and leave their
+        track alone, so they cannot pull its next frames. Returns (N, 17, 3): filtered where a
         person has a track, the input otherwise (NaN persons stay NaN)."""
         joints = np.asarray(joints, np.float64)
         if joints.ndim != 3 or joints.shape[1:] != (17, 3) or len(ids) != len(joints):
             raise ValueError(f'joints must be (N, 17, 3) with N ids, got {joints.shape} '
                              f'and {len(ids)} ids')
+        if use is not None and np.shape(use) != (len(ids),):
+            raise ValueError(f'use must be (N,) for {len(ids)} persons, got {np.shape(use)}')
         out = joints.copy()
         self._advance_clock(int(stamp_ns))
         z = to_state(joints)
         usable = np.isfinite(z[:, 48:]).all(axis=1) & np.isfinite(joints[:, 0]).all(axis=1)
+        if use is not None:
+            usable &= np.asarray(use, bool)
         keys = self._keys(frame_id, ids, z, usable, int(stamp_ns))
         rows, taken = [], set()
         for i in range(len(ids)):

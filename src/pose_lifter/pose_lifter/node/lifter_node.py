@@ -372,9 +372,9 @@ class PoseLifterNode(LifecycleNode):
         self._last_header = header
         if self._track is not None:
             self._judge_over_time(header.frame_id, stamp, frame, result, lifter)
-        if self._temporal is not None:       # lifted persons only: the others are NaN
+        if self._temporal is not None:       # plausible persons only (the others pass)
             result.joints3d = self._temporal.update(header.frame_id, stamp, frame.ids,
-                                                    result.joints3d)
+                                                    result.joints3d, use=result.plausible)
             self._temporal_counts = dict(self._temporal.counts)   # for /diagnostics
         self._pubs['skeletons'].publish(convert.result_to_msg(header, frame.ids, result))
         # markers only for someone who looks (RViz): building them costs about as much as
