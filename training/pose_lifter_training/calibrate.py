@@ -15,6 +15,7 @@ inferred, and the root's relative depth/lateral error go into ``uncertainty_cali
 """
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -23,16 +24,18 @@ import onnx
 from pose_lifter.core.backends import create_backend
 from pose_lifter.core.backends.base import Backend
 from pose_lifter.core.cameras import eval_views
-from pose_lifter.core.contract import ModelContract
+from pose_lifter.core.contract import ContractError, ModelContract
 from pose_lifter.core.detector_noise import DetectorNoise, synthesise_detections
 from pose_lifter.core.evaluation import OCCLUSIONS, occlude_inputs
 from pose_lifter.core.pipeline import Lifter
 from pose_lifter.core.poses import PoseFileError, PoseSet
+from pose_lifter.core.track_gate import TrackGate, TrackHistory, judge, seen_points
 from pose_lifter.core.uncertainty import NOMINAL, UncertaintyCalibration, calibrate
 
 from .checkpoint import ordinal, realism_rule
 from .export import detector_inputs, save_model
 from .sources import load_poses
+from .sources2d import Source2DError, bag_frames, load_2d
 
 
 def calibrate_model(model_path: str | Path, data_path: str | Path, subjects: list[str],
@@ -93,7 +96,6 @@ def calibrate_on_2d(model_path: str | Path, source: str | Path, percentile: floa
     person of it, through ``sources2d``): the ``percentile`` of their realism. For a model
     meant for cameras the evaluation views do not cover (e.g. distilled for cameras mounted
     high). The uncertainty calibration is kept. Writes ``out`` (default: in place)."""
-    from .sources2d import load_2d
     src = load_2d(source, keypoints_topic, camera_info_topic)
     every = src.all_rows()
     rows = every.inputs * every.visible[..., None]
@@ -111,6 +113,60 @@ def calibrate_on_2d(model_path: str | Path, source: str | Path, percentile: floa
         'persons': int(len(rows)), 'skipped': src.skipped}
     write_contract(model_path, contract, out)
     return contract
+
+
+MIN_TRACKED = 50     # persons with a previous detection needed for a track gate threshold
+
+
+def track_gate_on_2d(model_path: str | Path, source: str | Path, percentile: float = 3.0,
+                     realism_threshold: float | None = None, keypoints_topic: str | None = None,
+                     camera_info_topic: str | None = None) -> dict:
+    """The model's track gate with its threshold from the user's own tracked 2D (a bag):
+    every frame lifted and judged as the node does it, in bag order (each track's previous
+    detection within the gate's ``max_gap_s`` as the reference, every lifted person counted
+    as real), threshold = the ``percentile`` of the combined realism of the persons that have
+    one. ``realism_threshold``: the frame-alone threshold the node will use (None: the
+    model's). Returns the contract's new ``track_gate`` dict. Raises Source2DError for a
+    source without enough tracked persons, ContractError for a model without a track gate."""
+    source = Path(source)
+    backend = create_backend(model_path, 'onnxruntime')
+    spec = backend.contract.track_gate
+    if not spec:
+        backend.close()
+        raise ContractError(f'{model_path} has no track gate (pose-lifter-train track-gate)')
+    gate = TrackGate.from_dict(spec)
+    if source.is_file() and source.suffix == '.npz':
+        raise Source2DError(f'{source}: a kp.npz has no track ids; the track gate needs a bag '
+                            "of the detector's Skeleton2DArray with ids")
+    lifter = Lifter(backend, realism_threshold)
+    history = TrackHistory(gate.max_gap_s)
+    combined, skipped, persons = [], Counter(), 0
+    for fr in bag_frames(source, keypoints_topic, camera_info_topic, skipped, {}):
+        persons += len(fr.ids)
+        result = lifter.lift(fr.keypoints, fr.K, fr.confidence, fr.joint_format)
+        seen = seen_points(fr.keypoints, fr.confidence, lifter.min_confidence)
+        prev, dt = history.previous(fr.frame_id, fr.ids, fr.stamp_ns, fr.joint_format,
+                                    seen.shape[1])
+        realism = judge(gate, result.realism, result.status, seen, prev, dt, fr.joint_format,
+                        lifter.threshold)[0]
+        combined.append(realism[np.isfinite(dt) & np.isfinite(realism)])
+        history.update(fr.frame_id, fr.ids, fr.stamp_ns, fr.joint_format, seen,
+                       np.isfinite(result.realism))
+    backend.close()
+    combined = np.concatenate(combined) if combined else np.zeros(0)
+    if len(combined) < MIN_TRACKED:
+        raise Source2DError(
+            f'{source}: {len(combined)} of {persons} persons have a previous detection of '
+            f'their track within {gate.max_gap_s:g} s (at least {MIN_TRACKED} needed): the '
+            "track gate needs the detector's track ids (Skeleton2D.id) on consecutive frames")
+    threshold = float(np.clip(np.percentile(combined, percentile), 1e-6, 1.0 - 1e-6))
+    return {**spec, 'threshold': threshold,
+            'rule': (f'threshold = {ordinal(percentile)} percentile of the combined realism of '
+                     f'the persons with a previous detection in a 2D recording '
+                     f'({source.name}): about {100 - percentile:g} % of them pass'),
+            'threshold_calibration': {'data_2d': source.name, 'percentile': float(percentile),
+                                      'persons': int(len(combined)),
+                                      'skipped': {k: int(v) for k, v in skipped.items()}}}
 
 
 def write_contract(model_path: str | Path, contract: ModelContract,

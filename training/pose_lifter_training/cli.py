@@ -176,7 +176,13 @@ def _parser() -> argparse.ArgumentParser:
     ca.add_argument('--data-2d', metavar='SOURCE',
                     help='instead: the persons of your own 2D recording (bag or kp.npz), for a '
                     'model meant for cameras the evaluation views do not cover (e.g. distilled '
-                    'for cameras mounted high); the uncertainty calibration is kept')
+                    "for cameras mounted high) or your detector's noise; the uncertainty "
+                    "calibration is kept. A bag with track ids also sets the track gate's "
+                    'threshold')
+    ca.add_argument('--track-gate-percentile', type=float, default=3.0,
+                    help="with --data-2d: the track gate's threshold as this percentile of the "
+                    'combined realism of the persons with a previous detection of their track '
+                    '(default 3, as track-gate chooses it)')
     _add_topics(ca)
     ex = sub.add_parser('export', help='ONNX (and optionally TensorRT) export')
     ex.add_argument('--checkpoint', required=True)
@@ -361,6 +367,28 @@ def _track_gate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate_track_gate(args: argparse.Namespace, contract) -> None:
+    """The track gate's threshold from the same recording (its tracked persons), or one line
+    saying why it is kept."""
+    from .calibrate import track_gate_on_2d, write_contract
+    from .checkpoint import ordinal
+    from .sources2d import Source2DError
+    path = args.out or args.model
+    before = contract.track_gate['threshold']
+    try:
+        contract.track_gate = track_gate_on_2d(
+            path, args.data_2d, args.track_gate_percentile, contract.realism_threshold,
+            args.keypoints_topic, args.camera_info_topic)
+    except Source2DError as exc:
+        print(f'{path}: track gate threshold kept at {before:.4f}: {exc}')
+        return
+    write_contract(path, contract)
+    cal = contract.track_gate['threshold_calibration']
+    print(f'{path}: track gate threshold {before:.4f} -> {contract.track_gate["threshold"]:.4f} '
+          f'({ordinal(args.track_gate_percentile)} percentile of {cal["persons"]} persons with '
+          f'a previous detection of their track in {args.data_2d})')
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     from pose_lifter.core.backends import create_backend
     from pose_lifter.core.detector_noise import DetectorNoise
@@ -369,6 +397,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     from .checkpoint import ordinal
     if not 0.0 <= args.percentile <= 100.0:
         raise ConfigError('--percentile must be in [0, 100]')
+    if not 0.0 <= args.track_gate_percentile <= 100.0:
+        raise ConfigError('--track-gate-percentile must be in [0, 100]')
     if args.data_2d:
         before = create_backend(args.model, 'onnxruntime').contract.realism_threshold
         contract = calibrate_on_2d(args.model, args.data_2d, args.percentile, out=args.out,
@@ -377,6 +407,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         print(f'{args.out or args.model}: realism threshold {before:.4f} -> '
               f'{contract.realism_threshold:.4f} ({ordinal(args.percentile)} percentile of '
               f'{contract.realism_calibration["persons"]} persons of {args.data_2d})')
+        if contract.track_gate:
+            _calibrate_track_gate(args, contract)
         return 0
     subjects = args.subjects.split(',') if args.subjects else \
         create_backend(args.model, 'onnxruntime').contract.training.get(

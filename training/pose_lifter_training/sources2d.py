@@ -221,15 +221,29 @@ def _nearest(cams: dict, frame_id: str, t: float):
     return items[best]
 
 
-def read_bag(path: Path, keypoints_topic: str | None, camera_info_topic: str | None,
-             skipped: Counter, info: dict) -> Frames2D:
-    """rosbag2 -> Frames2D (undistorted pixels). Raises Source2DError."""
+@dataclass
+class TrackedFrame:
+    """One keypoint message of a bag with the persons of it that could be read."""
+
+    frame_id: str
+    stamp_ns: int
+    joint_format: str
+    ids: list[str]              # (N,) track ids ('' = none)
+    keypoints: np.ndarray       # (N, J, 2) undistorted pixels
+    confidence: np.ndarray      # (N, J)
+    K: np.ndarray               # (3, 3) of the undistorted pixels
+    size: np.ndarray            # (2,) width, height of the CameraInfo (0: unknown)
+
+
+def bag_frames(path: Path, keypoints_topic: str | None, camera_info_topic: str | None,
+               skipped: Counter, info: dict):
+    """Every keypoint message of a rosbag2 with persons, in bag order, as TrackedFrame
+    (a generator; what cannot be read is counted in ``skipped``). Raises Source2DError."""
     from pose_lifter.bag.io import BagError, BagReader
     try:
         reader = BagReader(path)
     except BagError as exc:
         raise Source2DError(str(exc)) from None
-    groups: dict[str, dict[str, list]] = {}
     try:
         with reader:
             have = reader.topics
@@ -245,9 +259,26 @@ def read_bag(path: Path, keypoints_topic: str | None, camera_info_topic: str | N
                                     'non-finite or unknown distortion model)')
             for _, msg in reader.decoded(kp_topic):
                 info['messages'] = info.get('messages', 0) + 1
-                _add_message(msg, cams, groups, skipped)
+                frame = _frame(msg, cams, skipped)
+                if frame is not None:
+                    yield frame
     except BagError as exc:
         raise Source2DError(str(exc)) from None
+
+
+def read_bag(path: Path, keypoints_topic: str | None, camera_info_topic: str | None,
+             skipped: Counter, info: dict) -> Frames2D:
+    """rosbag2 -> Frames2D (undistorted pixels). Raises Source2DError."""
+    groups: dict[str, dict[str, list]] = {}
+    for fr in bag_frames(path, keypoints_topic, camera_info_topic, skipped, info):
+        n = len(fr.keypoints)
+        g = groups.setdefault(fr.joint_format, {'kp': [], 'conf': [], 'K': [], 'size': [],
+                                                't': []})
+        g['kp'].append(fr.keypoints)
+        g['conf'].append(fr.confidence)
+        g['K'].append(np.repeat(fr.K[None], n, axis=0))
+        g['size'].append(np.repeat(fr.size[None], n, axis=0))
+        g['t'].append(np.full(n, fr.stamp_ns / NS_PER_S))
     frames = Frames2D()
     for fmt, g in groups.items():
         frames.keypoints.append(np.concatenate(g['kp']))
@@ -259,24 +290,24 @@ def read_bag(path: Path, keypoints_topic: str | None, camera_info_topic: str | N
     return frames
 
 
-def _add_message(msg, cams: dict, groups: dict, skipped: Counter) -> None:
-    """One Skeleton2DArray -> its persons appended to ``groups[joint_format]``."""
+def _frame(msg, cams: dict, skipped: Counter) -> TrackedFrame | None:
+    """One Skeleton2DArray -> its readable persons with their camera, or None."""
     n = len(msg.skeletons)
     if n == 0:
         skipped['empty_messages'] += 1
-        return
+        return None
     try:
         j = num_joints(msg.joint_format)
     except UnknownJointFormat:
         skipped['unknown_joint_format'] += n
-        return
-    t = _stamp(msg.header)
-    cam = _nearest(cams, msg.header.frame_id, t)
+        return None
+    stamp = stamp_to_ns(msg.header.stamp)
+    cam = _nearest(cams, msg.header.frame_id, stamp / NS_PER_S)
     if cam is None:
         skipped['no_camera_info_for_frame'] += n
-        return
+        return None
     model, size = cam
-    kps, confs = [], []
+    kps, confs, ids = [], [], []
     for skel in msg.skeletons:
         lengths = (len(skel.x), len(skel.y), len(skel.confidence))
         if lengths[0] != j or lengths[1] != j or lengths[2] not in (0, j):
@@ -285,18 +316,14 @@ def _add_message(msg, cams: dict, groups: dict, skipped: Counter) -> None:
         kps.append(np.stack([np.asarray(skel.x, np.float64), np.asarray(skel.y, np.float64)],
                             -1))
         confs.append(np.asarray(skel.confidence, np.float64) if lengths[2] else np.ones(j))
+        ids.append(str(skel.id))
     if not kps:
-        return
+        return None
     kp = np.stack(kps)
     if model.distorted:
         kp = undistort_points(kp, model)
-    g = groups.setdefault(msg.joint_format, {'kp': [], 'conf': [], 'K': [], 'size': [],
-                                             't': []})
-    g['kp'].append(kp)
-    g['conf'].append(np.stack(confs))
-    g['K'].append(np.repeat(model.K[None], len(kp), axis=0))
-    g['size'].append(np.repeat(size[None], len(kp), axis=0))
-    g['t'].append(np.full(len(kp), t))
+    return TrackedFrame(msg.header.frame_id, stamp, msg.joint_format, ids, kp,
+                        np.stack(confs), model.K, size)
 
 
 # ---------------------------------------------------------------- rows
