@@ -72,8 +72,7 @@ def test_calibrate_sets_both_thresholds_and_keeps_the_graph(default_model, recor
     assert after.content_hash == before.content_hash
     assert after.realism_threshold != before.realism_threshold
     assert after.track_gate['threshold'] == pytest.approx(
-        track_gate_on_2d(default_model, recordings[8.0], 3.0,
-                         after.realism_threshold)['threshold'])
+        track_gate_on_2d(default_model, recordings[8.0], 3.0)['threshold'])
     assert after.track_gate['threshold_calibration']['data_2d'] == recordings[8.0].name
     assert main(['calibrate', '--model', str(model), '--data-2d', str(recordings[8.0]),
                  '--track-gate-percentile', '-1']) == 2

@@ -119,40 +119,42 @@ MIN_TRACKED = 50     # persons with a previous detection needed for a track gate
 
 
 def track_gate_on_2d(model_path: str | Path, source: str | Path, percentile: float = 3.0,
-                     realism_threshold: float | None = None, keypoints_topic: str | None = None,
-                     camera_info_topic: str | None = None) -> dict:
+                     keypoints_topic: str | None = None, camera_info_topic: str | None = None
+                     ) -> dict:
     """The model's track gate with its threshold from the user's own tracked 2D (a bag):
     every frame lifted and judged as the node does it, in bag order (each track's previous
     detection within the gate's ``max_gap_s`` as the reference, every lifted person counted
     as real), threshold = the ``percentile`` of the combined realism of the persons that have
-    one. ``realism_threshold``: the frame-alone threshold the node will use (None: the
-    model's). Returns the contract's new ``track_gate`` dict. Raises Source2DError for a
-    source without enough tracked persons, ContractError for a model without a track gate."""
+    one (the frame-alone threshold plays no part for them). Returns the contract's new
+    ``track_gate`` dict. Raises Source2DError for a source without enough tracked persons,
+    ContractError for a model without a track gate."""
     source = Path(source)
-    backend = create_backend(model_path, 'onnxruntime')
-    spec = backend.contract.track_gate
-    if not spec:
-        backend.close()
-        raise ContractError(f'{model_path} has no track gate (pose-lifter-train track-gate)')
-    gate = TrackGate.from_dict(spec)
     if source.is_file() and source.suffix == '.npz':
         raise Source2DError(f'{source}: a kp.npz has no track ids; the track gate needs a bag '
                             "of the detector's Skeleton2DArray with ids")
-    lifter = Lifter(backend, realism_threshold)
-    history = TrackHistory(gate.max_gap_s)
-    combined, skipped, persons = [], Counter(), 0
-    for fr in bag_frames(source, keypoints_topic, camera_info_topic, skipped, {}):
-        persons += len(fr.ids)
-        result = lifter.lift(fr.keypoints, fr.K, fr.confidence, fr.joint_format)
-        seen = seen_points(fr.keypoints, fr.confidence, lifter.min_confidence)
-        prev, dt = history.previous(fr.frame_id, fr.ids, fr.stamp_ns, fr.joint_format,
-                                    seen.shape[1])
-        realism = judge(gate, result.realism, result.status, seen, prev, dt, fr.joint_format,
-                        lifter.threshold)[0]
-        combined.append(realism[np.isfinite(dt) & np.isfinite(realism)])
-        history.update(fr.frame_id, fr.ids, fr.stamp_ns, fr.joint_format, seen,
-                       np.isfinite(result.realism))
-    backend.close()
+    backend = create_backend(model_path, 'onnxruntime')
+    try:
+        spec = backend.contract.track_gate
+        if not spec:
+            raise ContractError(f'{model_path} has no track gate (pose-lifter-train '
+                                'track-gate)')
+        gate = TrackGate.from_dict(spec)
+        lifter = Lifter(backend)
+        history = TrackHistory(gate.max_gap_s)
+        combined, skipped, persons = [], Counter(), 0
+        for fr in bag_frames(source, keypoints_topic, camera_info_topic, skipped, {}):
+            persons += len(fr.ids)
+            result = lifter.lift(fr.keypoints, fr.K, fr.confidence, fr.joint_format)
+            seen = seen_points(fr.keypoints, fr.confidence, lifter.min_confidence)
+            prev, dt = history.previous(fr.frame_id, fr.ids, fr.stamp_ns, fr.joint_format,
+                                        seen.shape[1])
+            realism = judge(gate, result.realism, result.status, seen, prev, dt,
+                            fr.joint_format, lifter.threshold)[0]
+            combined.append(realism[np.isfinite(dt) & np.isfinite(realism)])
+            history.update(fr.frame_id, fr.ids, fr.stamp_ns, fr.joint_format, seen,
+                           np.isfinite(result.realism))
+    finally:
+        backend.close()
     combined = np.concatenate(combined) if combined else np.zeros(0)
     if len(combined) < MIN_TRACKED:
         raise Source2DError(

@@ -376,9 +376,8 @@ def _calibrate_track_gate(args: argparse.Namespace, contract) -> None:
     path = args.out or args.model
     before = contract.track_gate['threshold']
     try:
-        contract.track_gate = track_gate_on_2d(
-            path, args.data_2d, args.track_gate_percentile, contract.realism_threshold,
-            args.keypoints_topic, args.camera_info_topic)
+        contract.track_gate = track_gate_on_2d(path, args.data_2d, args.track_gate_percentile,
+                                               args.keypoints_topic, args.camera_info_topic)
     except Source2DError as exc:
         print(f'{path}: track gate threshold kept at {before:.4f}: {exc}')
         return
