@@ -70,10 +70,11 @@ def main() -> None:
     print('raw', json.dumps(evaluate(pred, gt, pred.joints)))
     # (pose, ray, depth): the node's default first (config/lifter.yaml), then neighbours and
     # Kalman filters (their steady state depends on noise/accel only through the ratio)
-    settings = [(OneEuro(1.0, 3.0), OneEuro(2.0, 5.0), OneEuro(0.5, 5.0))]
+    settings = [(OneEuro(0.7, 10.0), OneEuro(2.0, 5.0), OneEuro(0.5, 5.0))]
     settings += [(OneEuro(*p), OneEuro(2.0, 5.0), OneEuro(0.5, 5.0))
-                 for p in ((1.0, 5.0), (0.8, 3.0), (1.0, 2.0), (1.5, 3.0), (0.5, 10.0))]
-    settings += [(OneEuro(1.0, 3.0), OneEuro(*r), OneEuro(*d))
+                 for p in ((1.0, 3.0), (1.0, 5.0), (0.8, 3.0), (1.0, 2.0), (1.5, 3.0),
+                           (0.5, 10.0), (0.3, 10.0), (0.5, 5.0), (0.5, 20.0), (0.3, 20.0))]
+    settings += [(OneEuro(0.7, 10.0), OneEuro(*r), OneEuro(*d))
                  for r, d in (((2.0, 5.0), (0.2, 0.5)), ((2.0, 5.0), (1.0, 10.0)),
                               ((1000.0, 0.0), (1000.0, 0.0)))]
     settings += [(Kalman(*p), Kalman(0.002, 0.5), Kalman(*d))
