@@ -95,6 +95,35 @@ def test_a_gate_rejects_a_jump_it_accepts_without_history():
     assert combined[1] < gate.threshold < combined[0]
 
 
+def test_judge_frame_judges_against_the_tracks_and_keeps_what_it_is_told():
+    """The node's step: a jump against the track's kept detection is rejected and not kept
+    (the next frame is judged against the last good one); ``keep`` overrides what is kept."""
+    rng = np.random.default_rng(3)
+    good = person(rng, 1)
+    bad = good.copy()
+    bad[0, [7, 9]] += [[60.0, 30.0], [-50.0, 45.0]]
+    gate = tg.TrackGate(weights=(1.0, 0.0, -0.5, -1.5, 0.0, 0.0, 0.0, 0.0), bias=2.0,
+                        threshold=0.5)
+    realism, status = np.array([0.8]), np.array([STATUS_OK], dtype=object)
+    conf = np.ones((1, J))
+
+    def step(history, px, stamp, keep=None):
+        return tg.judge_frame(gate, history, 'cam', ['a'], stamp, 'coco17', px, conf, 0.0,
+                              realism, status, 0.5, keep)
+
+    history = tg.TrackHistory(0.5)
+    first = step(history, good, 0)
+    assert first[2].tolist() == [True] and np.isnan(first[3]).all()      # no history yet
+    jump = step(history, bad, 100_000_000)
+    assert jump[2].tolist() == [False] and jump[3].tolist() == [pytest.approx(0.1)]
+    back = step(history, good, 200_000_000)                 # against the good frame, 0.2 s
+    assert back[2].tolist() == [True] and back[3].tolist() == [pytest.approx(0.2)]
+    forced = tg.TrackHistory(0.5)
+    step(forced, good, 0)
+    step(forced, bad, 100_000_000, keep=np.array([True]))   # kept although rejected
+    assert step(forced, bad, 200_000_000)[2].tolist() == [True]      # no jump against it
+
+
 def test_without_history_the_model_threshold_decides():
     """A new track is accepted exactly when the frame alone would be: its realism maps the
     model's threshold onto the gate's, monotonically."""

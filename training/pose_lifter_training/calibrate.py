@@ -29,7 +29,7 @@ from pose_lifter.core.detector_noise import DetectorNoise, synthesise_detections
 from pose_lifter.core.evaluation import OCCLUSIONS, occlude_inputs
 from pose_lifter.core.pipeline import Lifter
 from pose_lifter.core.poses import PoseFileError, PoseSet
-from pose_lifter.core.track_gate import TrackGate, TrackHistory, judge, seen_points
+from pose_lifter.core.track_gate import TrackGate, TrackHistory, judge_frame
 from pose_lifter.core.uncertainty import NOMINAL, UncertaintyCalibration, calibrate
 
 from .checkpoint import ordinal, realism_rule
@@ -145,14 +145,11 @@ def track_gate_on_2d(model_path: str | Path, source: str | Path, percentile: flo
         for fr in bag_frames(source, keypoints_topic, camera_info_topic, skipped, {}):
             persons += len(fr.ids)
             result = lifter.lift(fr.keypoints, fr.K, fr.confidence, fr.joint_format)
-            seen = seen_points(fr.keypoints, fr.confidence, lifter.min_confidence)
-            prev, dt = history.previous(fr.frame_id, fr.ids, fr.stamp_ns, fr.joint_format,
-                                        seen.shape[1])
-            realism = judge(gate, result.realism, result.status, seen, prev, dt,
-                            fr.joint_format, lifter.threshold)[0]
+            realism, _, _, dt = judge_frame(
+                gate, history, fr.frame_id, fr.ids, fr.stamp_ns, fr.joint_format, fr.keypoints,
+                fr.confidence, lifter.min_confidence, result.realism, result.status,
+                lifter.threshold, keep=np.isfinite(result.realism))
             combined.append(realism[np.isfinite(dt) & np.isfinite(realism)])
-            history.update(fr.frame_id, fr.ids, fr.stamp_ns, fr.joint_format, seen,
-                           np.isfinite(result.realism))
     finally:
         backend.close()
     combined = np.concatenate(combined) if combined else np.zeros(0)

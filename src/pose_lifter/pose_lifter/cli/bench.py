@@ -91,7 +91,7 @@ def gate_frames(lifter: Lifter, px: np.ndarray, K: np.ndarray, seed: int = 0):
     its own, 1 px of jitter, 30 Hz stamps) with the model's track gate as the node does (its
     seen points, the tracks' previous detections, the verdict, the history kept): the gate's
     own cost per frame."""
-    from ..core.track_gate import TrackGate, TrackHistory, judge, seen_points
+    from ..core.track_gate import TrackGate, TrackHistory, judge_frame
 
     gate = TrackGate.from_dict(lifter.contract.track_gate)
     history = TrackHistory(gate.max_gap_s)
@@ -104,11 +104,9 @@ def gate_frames(lifter: Lifter, px: np.ndarray, K: np.ndarray, seed: int = 0):
     def step() -> None:
         k = next(frame)
         stamp = k * 33_333_333
-        seen = seen_points(px + noise[k % len(noise)], conf, lifter.min_confidence)
-        prev, dt = history.previous('camera', ids, stamp, 'h36m17', seen.shape[1])
-        verdict = judge(gate, result.realism, result.status, seen, prev, dt, 'h36m17',
-                        lifter.threshold)
-        history.update('camera', ids, stamp, 'h36m17', seen, verdict[2])
+        judge_frame(gate, history, 'camera', ids, stamp, 'h36m17', px + noise[k % len(noise)],
+                    conf, lifter.min_confidence, result.realism, result.status,
+                    lifter.threshold)
     step.history = history         # for a look at the tracks it keeps
     return step
 

@@ -284,6 +284,26 @@ def judge(gate: TrackGate, realism: np.ndarray, status: np.ndarray, current: np.
     return combined, status, plausible
 
 
+def judge_frame(gate: TrackGate, history: TrackHistory, frame_id: str, ids: list[str],
+                stamp_ns: int, joint_format: str, keypoints: np.ndarray,
+                confidence: np.ndarray | None, min_confidence: float, realism: np.ndarray,
+                status: np.ndarray, model_threshold: float, keep: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One frame of tracked persons judged as the node does it: their seen points (N, J, 2)
+    of ``keypoints`` / ``confidence`` against their tracks' previous detections in ``history``
+    (``judge``), then the persons ``keep`` (N,) bool (default: those judged plausible) become
+    their tracks' previous detection. realism and status (N,) as the Lifter gave them with
+    ``model_threshold``. Returns (realism, status, plausible, dt_s): dt_s (N,) is NaN for a
+    person without history."""
+    seen = seen_points(keypoints, confidence, min_confidence)
+    prev, dt = history.previous(frame_id, ids, stamp_ns, joint_format, seen.shape[1])
+    combined, status, plausible = judge(gate, realism, status, seen, prev, dt, joint_format,
+                                        model_threshold)
+    history.update(frame_id, ids, stamp_ns, joint_format, seen,
+                   plausible if keep is None else keep)
+    return combined, status, plausible, dt
+
+
 class TrackHistory:
     """The last accepted detection of each track, for the track gate (the node's state).
 

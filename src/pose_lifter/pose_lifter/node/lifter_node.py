@@ -46,7 +46,7 @@ from ..core.pipeline import Lifter
 from ..core.stamps import ACCEPT, StampGuard, Verdict
 from ..core.sync import LatestSlot, header_stamp_ns
 from ..core.temporal import TemporalFilter, from_parameters
-from ..core.track_gate import TrackGate, TrackHistory, judge, seen_points
+from ..core.track_gate import TrackGate, TrackHistory, judge_frame
 from ..core.undistort import CameraModel, UnknownDistortionModel, undistort_points
 from ..resources import default_model
 from . import convert, inputs, sources
@@ -392,13 +392,10 @@ class PoseLifterNode(LifecycleNode):
         """Realism, status and plausible of ``result`` from the track gate (core/track_gate.py);
         the accepted persons become their tracks' reference."""
         gate, history = self._track
-        seen = seen_points(frame.keypoints, frame.confidence, lifter.min_confidence)
-        prev, dt = history.previous(frame_id, frame.ids, stamp, frame.joint_format,
-                                    seen.shape[1])
-        result.realism, result.status, result.plausible = judge(
-            gate, result.realism, result.status, seen, prev, dt, frame.joint_format,
+        result.realism, result.status, result.plausible, _ = judge_frame(
+            gate, history, frame_id, frame.ids, stamp, frame.joint_format, frame.keypoints,
+            frame.confidence, lifter.min_confidence, result.realism, result.status,
             lifter.threshold)
-        history.update(frame_id, frame.ids, stamp, frame.joint_format, seen, result.plausible)
 
     def _note(self, frame: convert.Frame2D) -> None:
         """Inputs that are served but worth counting (and a throttled log line)."""
